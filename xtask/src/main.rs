@@ -1,1 +1,53 @@
-fn main(){}
+//! `cargo xtask <command>`: the project's own build tasks.
+//!
+//! - `test`   — install what the build needs, then fmt check, clippy, and the whole test suite
+//! - `demo`   — the main job on the embedded defaults (see `demo.rs`)
+//! - `bundle` — CLAP/VST3 bundles through nice-plug-xtask
+
+mod demo;
+mod setup;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <test | demo [AUDIO] | bundle <package> [--release]>";
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    match command.as_str() {
+        "test" => test::run(),
+        "demo" => demo::run(rest.first().map(PathBuf::from)),
+        // nice-plug-xtask parses its own arguments (package names, --release, --target ...).
+        "bundle" | "bundle-universal" => nice_plug_xtask::main_with_args(
+            "cargo xtask",
+            std::iter::once(command.clone()).chain(rest),
+        ),
+        _ => bail!("{USAGE}"),
+    }
+}
+
+/// The workspace root: xtask's manifest lives one level below it.
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+}
+
+/// Runs `program args...` in the workspace root, echoing it first, and fails if it fails.
+fn run_step(program: &str, args: &[&str]) -> Result<()> {
+    println!("\n$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("could not start `{program}`"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
