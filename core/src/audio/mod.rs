@@ -6,7 +6,7 @@ pub mod decode;
 pub mod encode;
 mod error;
 
-pub use error::AudioError;
+pub use error::{AudioError, MAX_CHANNELS, MAX_SAMPLE_RATE};
 
 /// Planar `f32` audio and the rate it was recorded at: `channels[c][i]` is sample `i` of
 /// channel `c`. Every channel has the same length.
