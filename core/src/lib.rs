@@ -4,4 +4,8 @@
 //! through [`audio`].
 
 pub mod audio;
+pub mod cluster;
 pub mod dsp;
+pub mod features_file;
+pub mod primitives;
+pub mod tensor_file;

@@ -1,1 +1,17 @@
+//! `tessera-train`: the `tessera` CLI's commands and the pipelines behind them. Everything
+//! numeric comes from `tessera-core`; this crate adds file handling, progress, plots and
+//! the command-line surface.
 
+pub mod cli;
+pub mod commands;
+pub mod plot;
+mod progress;
+
+/// Runs one parsed command line.
+pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    match cli.command {
+        cli::Command::Spectrogram(args) => commands::spectrogram::run(&args),
+        cli::Command::Cluster(args) => commands::cluster::run(&args),
+        cli::Command::Features(args) => commands::features::run(&args),
+    }
+}

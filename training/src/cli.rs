@@ -1,0 +1,26 @@
+//! The command-line surface (clap). Each subcommand's arguments live next to the command
+//! that uses them.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::cluster::ClusterArgs;
+use crate::commands::features::FeaturesArgs;
+use crate::commands::spectrogram::SpectrogramArgs;
+
+/// Tessera: self-supervised music models, from data to the DAW.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Draw the log-mel spectrogram of an audio file as a PNG and print its statistics.
+    Spectrogram(SpectrogramArgs),
+    /// Compute per-patch features of audio files (e.g. PaC-HuBERT's primitive features).
+    Features(FeaturesArgs),
+    /// Fit k-means centroids on feature files, or assign cluster labels with them.
+    Cluster(ClusterArgs),
+}

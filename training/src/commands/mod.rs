@@ -1,0 +1,5 @@
+//! One module per `tessera` subcommand.
+
+pub mod cluster;
+pub mod features;
+pub mod spectrogram;
