@@ -22,7 +22,7 @@ fn logmel_1024_160_128_60s_16k(c: &mut Criterion) {
         .collect();
     // MelConfig's defaults are exactly this benchmark's shape.
     let config = MelConfig::default();
-    let mut logmel = LogMel::new(&config, DbScaling::default()).expect("valid configuration");
+    let logmel = LogMel::new(&config, DbScaling::default()).expect("valid configuration");
     let frames = logmel.mel().n_frames(signal.len()).expect("long enough");
     let mut out = Array2::zeros((config.n_mels, frames));
     let mut group = c.benchmark_group("logmel");

@@ -184,7 +184,7 @@ fn fixture_config() -> MelConfig {
 fn melspectrogram_matches_librosa() {
     let signal: Array1<f32> = fixture("signal_16k");
     let reference: Array2<f32> = fixture("melspec_16k");
-    let mut mel = MelSpectrogram::new(&fixture_config()).unwrap();
+    let mel = MelSpectrogram::new(&fixture_config()).unwrap();
     let ours = mel.compute(signal.as_slice().unwrap()).unwrap();
     let peak = reference.iter().fold(0.0f32, |m, &v| m.max(v));
     let err = max_abs_diff(&ours, &reference);
@@ -210,7 +210,7 @@ fn logmel_matches_librosa_power_to_db() {
     ];
     for (name, scaling) in cases {
         let reference: Array2<f32> = fixture(name);
-        let mut logmel = LogMel::new(&fixture_config(), scaling).unwrap();
+        let logmel = LogMel::new(&fixture_config(), scaling).unwrap();
         let ours = logmel.compute(signal.as_slice().unwrap()).unwrap();
         let err = max_abs_diff(&ours, &reference);
         println!("{name}: max abs error {err:.1e} dB");
@@ -226,7 +226,7 @@ fn logmel_matches_librosa_power_to_db() {
 
 #[test]
 fn logmel_rejects_bad_input() {
-    let mut logmel = LogMel::new(&MelConfig::default(), DbScaling::default()).unwrap();
+    let logmel = LogMel::new(&MelConfig::default(), DbScaling::default()).unwrap();
     // Reflect padding needs more than n_fft / 2 samples.
     assert!(matches!(
         logmel.compute(&[0.0; 100]),

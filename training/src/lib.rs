@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod commands;
+mod files;
 pub mod plot;
 mod progress;
 

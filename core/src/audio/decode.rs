@@ -36,6 +36,10 @@ use symphonia::core::meta::MetadataOptions;
 use super::AudioBuffer;
 use super::error::{AudioError, check_channel_count, check_sample_rate};
 
+/// File extensions of the formats [`decode_file`] reads, for finding audio in folders (the
+/// decoder itself probes the content and ignores the name).
+pub const AUDIO_EXTENSIONS: [&str; 6] = ["wav", "flac", "mp3", "ogg", "aif", "aiff"];
+
 /// A stream may lose at most this many packets per 100 to isolated decode errors.
 const MAX_BAD_PACKETS_PER_HUNDRED: u64 = 1;
 

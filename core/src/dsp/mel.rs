@@ -8,8 +8,8 @@
 
 use std::ops::Range;
 
+use ndarray::parallel::prelude::*;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
-use realfft::num_complex::Complex32;
 use serde::{Deserialize, Serialize};
 
 use super::DspError;
@@ -222,76 +222,56 @@ impl MelFilterbank {
     pub fn apply(&self, spectrogram: ArrayView2<'_, f32>) -> Result<Array2<f32>, DspError> {
         self.check_bins(spectrogram.nrows())?;
         let mut mel = Array2::zeros((self.n_mels(), spectrogram.ncols()));
-        let mut tile = vec![0.0; self.tile_len()];
-        self.product(
-            spectrogram.ncols(),
-            &mut tile,
-            mel.view_mut(),
-            |t, i, tile| {
-                for (k, &s) in spectrogram.column(t).iter().enumerate() {
+        self.apply_by_tiles(mel.view_mut(), |first, len, tile| {
+            for i in 0..len {
+                for (k, &s) in spectrogram.column(first + i).iter().enumerate() {
                     tile[k * FRAME_TILE + i] = s;
                 }
-            },
-        );
+            }
+        });
         Ok(mel)
     }
 
-    /// `weights · |stft|^exponent` into `out` (`[n_mels × frames]`) without materialising
-    /// the power spectrogram: `|X|^p` is computed a tile of frames at a time.
-    fn apply_to_stft(
+    /// The filterbank product into `out` (`[n_mels × frames]`), a tile of [`FRAME_TILE`]
+    /// frames at a time, tiles in parallel on rayon's threads. `fill(first, len, tile)` writes
+    /// the power of frames `first..first + len` bin-major: frame `first + i`, bin `k` at
+    /// `tile[k · FRAME_TILE + i]`; so the power spectrogram never exists whole.
+    fn apply_by_tiles(
         &self,
-        stft: ArrayView2<'_, Complex32>,
-        exponent: f32,
-        tile: &mut [f32],
-        out: ArrayViewMut2<'_, f32>,
+        mut out: ArrayViewMut2<'_, f32>,
+        fill: impl Fn(usize, usize, &mut [f32]) + Sync,
     ) {
-        self.product(stft.ncols(), tile, out, |t, i, tile| {
-            let bins = stft.column(t).into_iter().enumerate();
-            if exponent == 2.0 {
-                bins.for_each(|(k, x)| tile[k * FRAME_TILE + i] = x.norm_sqr());
-            } else if exponent == 1.0 {
-                bins.for_each(|(k, x)| tile[k * FRAME_TILE + i] = x.norm());
-            } else {
-                bins.for_each(|(k, x)| tile[k * FRAME_TILE + i] = x.norm().powf(exponent));
-            }
-        });
+        out.axis_chunks_iter_mut(Axis(1), FRAME_TILE)
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(task, chunk)| {
+                let mut tile = vec![0.0; self.tile_len()];
+                fill(task * FRAME_TILE, chunk.ncols(), &mut tile);
+                self.tile_product(&tile, chunk);
+            });
     }
 
-    /// The filterbank product over `frames` frames, a tile of [`FRAME_TILE`] frames at a
-    /// time. The tile (`tile`, [`Self::tile_len`] floats) is bin-major: `fill(t, i, tile)`
-    /// writes frame `t`'s power in bin `k` to `tile[k · FRAME_TILE + i]`. Each mel row of
-    /// the tile is then a sum of a few bin rows scaled by the filter's weights — contiguous
-    /// multiply-adds the compiler vectorises — written once into `out`.
-    fn product(
-        &self,
-        frames: usize,
-        tile: &mut [f32],
-        mut out: ArrayViewMut2<'_, f32>,
-        mut fill: impl FnMut(usize, usize, &mut [f32]),
-    ) {
-        for start in (0..frames).step_by(FRAME_TILE) {
-            let len = FRAME_TILE.min(frames - start);
-            for i in 0..len {
-                fill(start + i, i, tile);
-            }
-            for (filter, mut mel_row) in self.support.iter().zip(out.outer_iter_mut()) {
-                let mut sum = [0.0f32; FRAME_TILE];
-                for (k, &weight) in filter.bins.clone().zip(&filter.weights) {
-                    let bin_row = &tile[k * FRAME_TILE..(k + 1) * FRAME_TILE];
-                    for (acc, &p) in sum.iter_mut().zip(bin_row) {
-                        *acc += weight * p;
-                    }
+    /// One tile of the product: each mel row of the tile is a sum of a few bin rows scaled by
+    /// the filter's weights — contiguous multiply-adds the compiler vectorises — written
+    /// once into `out` (`[n_mels × ≤ FRAME_TILE]`).
+    fn tile_product(&self, tile: &[f32], mut out: ArrayViewMut2<'_, f32>) {
+        let len = out.ncols();
+        for (filter, mut mel_row) in self.support.iter().zip(out.outer_iter_mut()) {
+            let mut sum = [0.0f32; FRAME_TILE];
+            for (k, &weight) in filter.bins.clone().zip(&filter.weights) {
+                let bin_row = &tile[k * FRAME_TILE..(k + 1) * FRAME_TILE];
+                for (acc, &p) in sum.iter_mut().zip(bin_row) {
+                    *acc += weight * p;
                 }
-                mel_row
-                    .slice_mut(s![start..start + len])
-                    .iter_mut()
-                    .zip(&sum)
-                    .for_each(|(o, &v)| *o = v);
             }
+            mel_row
+                .iter_mut()
+                .zip(&sum[..len])
+                .for_each(|(o, &v)| *o = v);
         }
     }
 
-    /// Length of the scratch tile [`Self::product`] needs.
+    /// Length of the scratch tile [`Self::tile_product`] reads.
     fn tile_len(&self) -> usize {
         FRAME_TILE * self.n_bins()
     }
@@ -381,11 +361,6 @@ pub struct MelSpectrogram {
     stft: Stft,
     /// The filterbank in its sparse form.
     filterbank: MelFilterbank,
-    /// STFT of the last signal, frame-major (what [`Stft::forward_into`] fills fastest);
-    /// reused while the signal length stays the same.
-    spectrum: Array2<Complex32>,
-    /// Power frames of one tile of the filterbank product.
-    tile: Vec<f32>,
 }
 
 impl MelSpectrogram {
@@ -401,8 +376,6 @@ impl MelSpectrogram {
         let filterbank = MelFilterbank::from_config(config)?;
         Ok(Self {
             config: *config,
-            tile: vec![0.0; filterbank.tile_len()],
-            spectrum: frame_major(0, filterbank.n_bins()),
             stft,
             filterbank,
         })
@@ -424,16 +397,17 @@ impl MelSpectrogram {
     }
 
     /// Mel spectrogram `[n_mels × frames]` of `signal`.
-    pub fn compute(&mut self, signal: &[f32]) -> Result<Array2<f32>, DspError> {
+    pub fn compute(&self, signal: &[f32]) -> Result<Array2<f32>, DspError> {
         let mut mel = Array2::zeros((self.config.n_mels, self.n_frames(signal.len())?));
         self.compute_into(signal, mel.view_mut())?;
         Ok(mel)
     }
 
-    /// [`compute`](Self::compute) into `out` (`[n_mels × frames]`): no allocation once a
-    /// signal of the same length has been seen.
+    /// [`compute`](Self::compute) into `out` (`[n_mels × frames]`). Each tile of frames is
+    /// transformed, squared and filtered on one of rayon's threads with a few kilobytes of
+    /// scratch; the complex spectrogram is never stored.
     pub fn compute_into(
-        &mut self,
+        &self,
         signal: &[f32],
         out: ArrayViewMut2<'_, f32>,
     ) -> Result<(), DspError> {
@@ -445,19 +419,24 @@ impl MelSpectrogram {
                 out.dim()
             )));
         }
-        if self.spectrum.ncols() != frames {
-            self.spectrum = frame_major(frames, self.filterbank.n_bins());
-        }
-        self.stft.forward_into(signal, self.spectrum.view_mut())?;
-        self.filterbank
-            .apply_to_stft(self.spectrum.view(), self.config.power, &mut self.tile, out);
+        let exponent = self.config.power;
+        self.filterbank.apply_by_tiles(out, |first, len, tile| {
+            let mut i = 0;
+            self.stft
+                .for_each_frame(signal, first..first + len, |bins| {
+                    let bins = bins.iter().enumerate();
+                    if exponent == 2.0 {
+                        bins.for_each(|(k, x)| tile[k * FRAME_TILE + i] = x.norm_sqr());
+                    } else if exponent == 1.0 {
+                        bins.for_each(|(k, x)| tile[k * FRAME_TILE + i] = x.norm());
+                    } else {
+                        bins.for_each(|(k, x)| tile[k * FRAME_TILE + i] = x.norm().powf(exponent));
+                    }
+                    i += 1;
+                });
+        });
         Ok(())
     }
-}
-
-/// A zeroed `[bins × frames]` array whose frames are contiguous in memory.
-fn frame_major(frames: usize, bins: usize) -> Array2<Complex32> {
-    Array2::zeros((frames, bins)).reversed_axes()
 }
 
 /// Log-mel spectrograms: `librosa.power_to_db(librosa.feature.melspectrogram(...), ref, amin,
@@ -491,16 +470,15 @@ impl LogMel {
     }
 
     /// Log-mel spectrogram `[n_mels × frames]` of `signal`, in dB.
-    pub fn compute(&mut self, signal: &[f32]) -> Result<Array2<f32>, DspError> {
+    pub fn compute(&self, signal: &[f32]) -> Result<Array2<f32>, DspError> {
         let mut mel = self.mel.compute(signal)?;
         self.to_db(mel.view_mut())?;
         Ok(mel)
     }
 
-    /// [`compute`](Self::compute) into `out` (`[n_mels × frames]`): no allocation once a
-    /// signal of the same length has been seen.
+    /// [`compute`](Self::compute) into `out` (`[n_mels × frames]`).
     pub fn compute_into(
-        &mut self,
+        &self,
         signal: &[f32],
         mut out: ArrayViewMut2<'_, f32>,
     ) -> Result<(), DspError> {

@@ -5,6 +5,7 @@
 //! features computed in Python element for element. The functions work on arrays of any
 //! dimension; spectrograms are `[frequency bins × frames]` by convention.
 
+use ndarray::parallel::prelude::*;
 use ndarray::{Array, ArrayView, ArrayViewMut, Dimension};
 use realfft::num_complex::Complex32;
 use serde::{Deserialize, Serialize};
@@ -93,15 +94,23 @@ pub fn power_to_db_inplace<D: Dimension>(
     top_db: Option<f32>,
 ) -> Result<(), DspError> {
     check_db_arguments(amin, top_db)?;
+    // The logarithm dominates a log-mel pipeline's time, so every pass runs on rayon's threads.
+    let max_of = |values: &ArrayViewMut<'_, f32, D>| {
+        values
+            .view()
+            .into_par_iter()
+            .copied()
+            .reduce(|| f32::NEG_INFINITY, f32::max)
+    };
     let reference_value = match reference {
         DbReference::Value(v) => v.abs(),
-        DbReference::Max => values.fold(f32::NEG_INFINITY, |m, &v| m.max(v)),
+        DbReference::Max => max_of(&values),
     };
     let offset = decibels(amin.max(reference_value));
-    values.mapv_inplace(|v| decibels(amin.max(v)) - offset);
+    values.par_mapv_inplace(|v| decibels(amin.max(v)) - offset);
     if let Some(top) = top_db {
-        let floor = values.fold(f32::NEG_INFINITY, |m, &v| m.max(v)) - top;
-        values.mapv_inplace(|v| v.max(floor));
+        let floor = max_of(&values) - top;
+        values.par_mapv_inplace(|v| v.max(floor));
     }
     Ok(())
 }

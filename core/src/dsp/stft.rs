@@ -2,9 +2,12 @@
 //! `librosa.istft` (same framing, padding, window placement and window-sum-square
 //! normalisation), built on `realfft` plans that are made once per configuration.
 
+use std::ops::Range;
 use std::sync::Arc;
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::parallel::prelude::*;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
+use rayon::slice::ParallelSliceMut;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +17,10 @@ use super::window::{WindowKind, window};
 /// Single-precision complex number of a spectrum bin (re-exported so callers need not name
 /// `realfft`'s `num_complex`).
 pub use realfft::num_complex::Complex32;
+
+/// Frames per parallel task of [`Stft::forward`]: enough that a task's scratch buffers cost
+/// nothing next to its FFTs, few enough that both cores stay busy on a few seconds of audio.
+pub const FRAMES_PER_TASK: usize = 64;
 
 /// How the signal is extended at both ends when frames are centred (`center = true`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -225,13 +232,28 @@ impl Stft {
     ///
     /// The frames are computed into frame-major memory and returned as a transposed view of
     /// it, so each frame's bins are contiguous (`spec.column(t)`) and nothing is copied.
+    /// Frames are independent, so runs of [`FRAMES_PER_TASK`] frames are transformed on
+    /// rayon's threads.
     pub fn forward(&self, signal: &[f32]) -> Result<Array2<Complex32>, DspError> {
         let n_frames = self.config.n_frames(signal.len())?;
         let n_bins = self.config.n_bins();
-        // Filled frame by frame rather than zeroed first: a zeroing pass over the output
-        // costs as much as the FFTs.
-        let mut frames = Vec::with_capacity(n_frames * n_bins);
-        self.for_each_frame(signal, |bins| frames.extend_from_slice(bins))?;
+        // Zeroed floats come from calloc: the fresh pages are faulted in by the threads
+        // that write them, in parallel, with no zeroing pass (which costs as much as the
+        // FFTs on a long signal).
+        let mut frames: Vec<Complex32> = bytemuck::cast_vec(vec![0.0f32; 2 * n_frames * n_bins]);
+        frames
+            .par_chunks_mut(FRAMES_PER_TASK * n_bins)
+            .enumerate()
+            .for_each(|(task, chunk)| {
+                let first = task * FRAMES_PER_TASK;
+                let frames = first..first + chunk.len() / n_bins;
+                let mut rows = chunk.chunks_exact_mut(n_bins);
+                self.for_each_frame(signal, frames, |bins| {
+                    if let Some(row) = rows.next() {
+                        row.copy_from_slice(bins);
+                    }
+                });
+            });
         let frames = Array2::from_shape_vec((n_frames, n_bins), frames)
             .expect("one row of n_bins per frame");
         Ok(frames.reversed_axes())
@@ -254,28 +276,35 @@ impl Stft {
                 out.ncols()
             )));
         }
-        let mut columns = out.columns_mut().into_iter();
-        self.for_each_frame(signal, |bins| {
-            if let Some(mut column) = columns.next() {
-                column.iter_mut().zip(bins).for_each(|(o, b)| *o = *b);
-            }
-        })?;
+        out.axis_chunks_iter_mut(Axis(1), FRAMES_PER_TASK)
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(task, mut chunk)| {
+                let first = task * FRAMES_PER_TASK;
+                let mut columns = chunk.columns_mut().into_iter();
+                self.for_each_frame(signal, first..first + columns.len(), |bins| {
+                    if let Some(mut column) = columns.next() {
+                        column.iter_mut().zip(bins).for_each(|(o, b)| *o = *b);
+                    }
+                });
+            });
         Ok(())
     }
 
-    /// Calls `on_frame` with the bins of every frame of `signal`, in order.
-    fn for_each_frame(
+    /// Calls `on_frame` with the bins of each frame in `frames` of `signal`, in order
+    /// (`frames` must lie within `config.n_frames(signal.len())`).
+    pub(crate) fn for_each_frame(
         &self,
         signal: &[f32],
+        frames: Range<usize>,
         mut on_frame: impl FnMut(&[Complex32]),
-    ) -> Result<(), DspError> {
+    ) {
         let config = &self.config;
         let (n_fft, hop, padding) = (config.n_fft, config.hop_length, config.padding());
-        let n_frames = config.n_frames(signal.len())?;
         let mut scratch = self.frame_scratch();
         let mut edge_frame = vec![0.0; n_fft];
         let mut bins = vec![Complex32::default(); config.n_bins()];
-        for t in 0..n_frames {
+        for t in frames {
             let start = t * hop;
             // Frames fully inside the signal are read in place; only the few that reach into
             // the padding are assembled.
@@ -292,7 +321,6 @@ impl Stft {
             self.analyze_frame(frame, &mut bins, &mut scratch);
             on_frame(&bins);
         }
-        Ok(())
     }
 
     /// Signal whose STFT is `spec` (`[n_fft/2 + 1 × frames]`), equal to `librosa.istft`:

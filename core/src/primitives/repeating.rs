@@ -6,7 +6,7 @@
 
 use ndarray::{Array2, ArrayView2, Zip};
 
-use super::{ForegroundBackground, SpectrogramGeometry};
+use super::{ForegroundBackground, PrimitiveError, SpectrogramGeometry};
 
 /// Splits `magnitude` into the non-repeating foreground and the repeating background given
 /// `model` (same shape): background = `X · m`, foreground = `X · (1 − m)` with
@@ -33,4 +33,14 @@ pub(crate) fn split_by_repeating_model(
         foreground,
         background,
     }
+}
+
+/// Rejects a cutoff that is not a frequency ≥ 0 Hz; `primitive` names the caller.
+pub(crate) fn check_cutoff(primitive: &str, cutoff_hz: f64) -> Result<(), PrimitiveError> {
+    if cutoff_hz.is_nan() || cutoff_hz < 0.0 {
+        return Err(PrimitiveError::InvalidConfig(format!(
+            "{primitive} cutoff must be a frequency ≥ 0 Hz, got {cutoff_hz}"
+        )));
+    }
+    Ok(())
 }

@@ -24,7 +24,7 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
 use super::median::median_in_place;
-use super::repeating::split_by_repeating_model;
+use super::repeating::{check_cutoff, split_by_repeating_model};
 use super::validate::check_magnitude;
 use super::{ForegroundBackground, Primitive, PrimitiveError, SpectrogramGeometry};
 
@@ -59,13 +59,7 @@ impl Repet {
                 self.period_range_secs
             )));
         }
-        if self.cutoff_hz.is_nan() || self.cutoff_hz < 0.0 {
-            return Err(PrimitiveError::InvalidConfig(format!(
-                "repet cutoff must be a frequency ≥ 0 Hz, got {}",
-                self.cutoff_hz
-            )));
-        }
-        Ok(())
+        check_cutoff("repet", self.cutoff_hz)
     }
 
     /// The searched period range in frames, `(round(shortest · rate), min(floor(longest ·

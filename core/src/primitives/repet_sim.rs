@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::median::median_in_place;
-use super::repeating::split_by_repeating_model;
+use super::repeating::{check_cutoff, split_by_repeating_model};
 use super::validate::check_magnitude;
 use super::{ForegroundBackground, Primitive, PrimitiveError, SpectrogramGeometry};
 
@@ -79,13 +79,7 @@ impl RepetSim {
                 self.min_similarity
             )));
         }
-        if self.cutoff_hz.is_nan() || self.cutoff_hz < 0.0 {
-            return Err(PrimitiveError::InvalidConfig(format!(
-                "repet_sim cutoff must be a frequency ≥ 0 Hz, got {}",
-                self.cutoff_hz
-            )));
-        }
-        Ok(())
+        check_cutoff("repet_sim", self.cutoff_hz)
     }
 
     /// For every frame of `magnitude` ([bins × frames]), the frames its background is modelled

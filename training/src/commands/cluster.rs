@@ -16,6 +16,7 @@ use tessera_core::cluster::{
 };
 use tessera_core::features_file::FeaturesFile;
 
+use crate::files::files_with_extensions;
 use crate::progress;
 
 /// Arguments of `tessera cluster`.
@@ -274,12 +275,10 @@ fn find_feature_files(paths: &[PathBuf]) -> anyhow::Result<Vec<FeatureInput>> {
     let mut inputs = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let mut found = Vec::new();
-            collect_safetensors(path, &mut found)?;
+            let found = files_with_extensions(path, &["safetensors"])?;
             if found.is_empty() {
                 bail!("{} holds no *.safetensors files", path.display());
             }
-            found.sort();
             for file in found {
                 let relative = file.strip_prefix(path).unwrap_or(&file).to_owned();
                 inputs.push(FeatureInput {
@@ -298,22 +297,6 @@ fn find_feature_files(paths: &[PathBuf]) -> anyhow::Result<Vec<FeatureInput>> {
         }
     }
     Ok(inputs)
-}
-
-fn collect_safetensors(dir: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let entries =
-        std::fs::read_dir(dir).with_context(|| format!("could not list {}", dir.display()))?;
-    for entry in entries {
-        let path = entry
-            .with_context(|| format!("could not list {}", dir.display()))?
-            .path();
-        if path.is_dir() {
-            collect_safetensors(&path, found)?;
-        } else if path.extension().is_some_and(|ext| ext == "safetensors") {
-            found.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// Reads a features file and rejects NaN/Inf values, naming the file and row.

@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
+use tessera_core::audio::decode::AUDIO_EXTENSIONS;
 use tessera_core::audio::{channels, decode};
 use tessera_core::dsp::resample::{ResampleQuality, resample_planar};
 use tessera_core::features_file::FeaturesFile;
@@ -15,10 +16,8 @@ use tessera_core::primitives::features::{
     FEATURE_DIM, PRIMITIVE_NAMES, PrimitiveFeatures, PrimitiveFeaturesConfig, feature_names,
 };
 
+use crate::files::files_with_extensions;
 use crate::progress;
-
-/// Audio file extensions searched for (lower case; matched case-insensitively).
-const AUDIO_EXTENSIONS: [&str; 6] = ["wav", "flac", "mp3", "ogg", "aif", "aiff"];
 
 /// Name of the record of the run, written into the output directory.
 const RUN_RECORD: &str = "primitive_features.json";
@@ -112,9 +111,7 @@ pub fn primitive(args: &PrimitiveArgs) -> anyhow::Result<PrimitiveRun> {
     if !args.data.is_dir() {
         bail!("--data {} is not a directory", args.data.display());
     }
-    let mut inputs = Vec::new();
-    collect_audio(&args.data, &mut inputs)?;
-    inputs.sort();
+    let inputs = files_with_extensions(&args.data, &AUDIO_EXTENSIONS)?;
     if inputs.is_empty() {
         bail!(
             "{} holds no audio files ({})",
@@ -237,25 +234,4 @@ fn features_of(
         },
         audio.duration_secs(),
     ))
-}
-
-/// Adds every audio file under `dir` (recursively) to `found`.
-fn collect_audio(dir: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let entries =
-        std::fs::read_dir(dir).with_context(|| format!("could not list {}", dir.display()))?;
-    for entry in entries {
-        let path = entry
-            .with_context(|| format!("could not list {}", dir.display()))?
-            .path();
-        if path.is_dir() {
-            collect_audio(&path, found)?;
-        } else if path.extension().is_some_and(|ext| {
-            AUDIO_EXTENSIONS
-                .iter()
-                .any(|known| ext.eq_ignore_ascii_case(known))
-        }) {
-            found.push(path);
-        }
-    }
-    Ok(())
 }

@@ -116,7 +116,7 @@ pub fn render(args: &SpectrogramArgs) -> Result<SpectrogramSummary> {
         top_db: Some(args.top_db),
         ..DbScaling::default()
     };
-    let mut log_mel = LogMel::new(&config, scaling).context("invalid analysis settings")?;
+    let log_mel = LogMel::new(&config, scaling).context("invalid analysis settings")?;
 
     // Decoding dominates the time on long compressed files, so the bar follows the bytes read.
     let bar = progress::bar(0, "decoding");
