@@ -2,8 +2,6 @@
 //! reference (fixtures from tests/fixtures/gen/resample.py), plus tone, stopband and
 //! streaming properties.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::f64::consts::PI;
 
 use ndarray::Array1;
@@ -12,31 +10,9 @@ use tessera_core::dsp::resample::{
     ResampleQuality, StreamingResampler, resample, resample_planar, resampled_len,
 };
 
-/// Counts heap allocations per thread, so a test can assert that a section allocates
-/// nothing (tests run on parallel threads; each sees only its own count).
-struct CountingAllocator;
+mod support;
 
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
+use support::allocations;
 
 const PAIRS: [(u32, u32); 4] = [
     (44100, 16000),

@@ -2,9 +2,6 @@
 //! signals and block-size sequences the frames and samples must be identical, and the
 //! real-time calls must not allocate.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use ndarray::Array2;
 use proptest::prelude::*;
 use rand::{RngExt, SeedableRng};
@@ -13,30 +10,9 @@ use tessera_core::dsp::stft::{Complex32, PadMode, Stft, StftConfig};
 use tessera_core::dsp::streaming::{StreamingIstft, StreamingStft};
 use tessera_core::dsp::window::WindowKind;
 
-/// Counts this thread's allocations, so one test can check the real-time calls while
-/// others run in parallel.
-struct CountingAllocator;
+mod support;
 
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|count| count.set(count.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
+use support::allocations;
 
 fn random_signal(len: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
