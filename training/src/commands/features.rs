@@ -54,10 +54,11 @@ pub struct PrimitiveArgs {
     /// Patch height P_f in frequency bins (even; 1024 bins are used).
     #[arg(long, default_value_t = 64)]
     pub patch_freq: usize,
-    /// Analyse consecutive segments of this many seconds independently (e.g. the 3-s clips
-    /// the model trains on) instead of whole files.
-    #[arg(long)]
-    pub segment_secs: Option<f64>,
+    /// Analyse consecutive segments of this many seconds independently. The default matches
+    /// the 30-s FMA clips the PaC-HuBERT paper extracted its features from, and bounds
+    /// REPET-SIM's cost, which grows with the square of the analysed length.
+    #[arg(long, default_value_t = 30.0)]
+    pub segment_secs: f64,
 }
 
 /// Runs `tessera features ...`.
@@ -104,7 +105,7 @@ pub fn primitive(args: &PrimitiveArgs) -> anyhow::Result<PrimitiveRun> {
     let config = PrimitiveFeaturesConfig {
         patch_time: args.patch_time,
         patch_freq: args.patch_freq,
-        segment_secs: args.segment_secs,
+        segment_secs: Some(args.segment_secs),
         ..PrimitiveFeaturesConfig::default()
     };
     let extractor = PrimitiveFeatures::new(config.clone())?;
