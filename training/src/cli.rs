@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::cluster::ClusterArgs;
+use crate::commands::data::DataArgs;
 use crate::commands::features::FeaturesArgs;
 use crate::commands::spectrogram::SpectrogramArgs;
 
@@ -19,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Draw the log-mel spectrogram of an audio file as a PNG and print its statistics.
     Spectrogram(SpectrogramArgs),
+    /// Make or inspect training and evaluation data.
+    Data(DataArgs),
     /// Compute per-patch features of audio files (e.g. PaC-HuBERT's primitive features).
     Features(FeaturesArgs),
     /// Fit k-means centroids on feature files, or assign cluster labels with them.

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod data;
 mod files;
 pub mod plot;
 mod progress;
@@ -13,6 +14,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Spectrogram(args) => commands::spectrogram::run(&args),
         cli::Command::Cluster(args) => commands::cluster::run(&args),
+        cli::Command::Data(args) => commands::data::run(&args),
         cli::Command::Features(args) => commands::features::run(&args),
     }
 }

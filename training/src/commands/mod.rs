@@ -1,5 +1,6 @@
 //! One module per `tessera` subcommand.
 
 pub mod cluster;
+pub mod data;
 pub mod features;
 pub mod spectrogram;
