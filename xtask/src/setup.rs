@@ -7,10 +7,9 @@ use anyhow::{Result, bail};
 
 use crate::run_step;
 
-/// Debian packages the build and the test suite need beyond a bare Rust toolchain with gcc.
-/// The core and CLI are pure Rust (the plot font is embedded), so none yet; the data engine
-/// adds its SoundFont, the plugin its ALSA/JACK headers.
-const DEBIAN_PACKAGES: &[&str] = &[];
+/// Debian packages the build and the test suite need beyond a bare Rust toolchain with gcc:
+/// the small General MIDI SoundFont the data engine's tests render with.
+const DEBIAN_PACKAGES: &[&str] = &["timgm6mb-soundfont"];
 
 /// rustup components `cargo xtask test` runs.
 const RUSTUP_COMPONENTS: &[&str] = &["rustfmt", "clippy"];

@@ -2,6 +2,9 @@
 //! here since no public data set can be downloaded (see the data issue).
 
 pub mod manifest;
+pub mod notes;
 pub mod real_audio;
 pub mod room;
 pub mod scenes;
+pub mod songs;
+pub mod soundfont;

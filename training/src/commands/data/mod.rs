@@ -2,7 +2,9 @@
 
 pub mod crops;
 pub mod manifest;
+pub mod notes;
 pub mod scenes;
+pub mod songs;
 
 use clap::{Args, Subcommand};
 
@@ -14,6 +16,10 @@ pub struct DataArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
+    /// Compose and render multitrack songs with their true stems (vocals, drums, bass, other).
+    Songs(songs::SongsArgs),
+    /// Render NSynth-like labelled single notes (pitch, program, family, SoundFont).
+    Notes(notes::NotesArgs),
     /// Render naturalistic two-ear scenes: sources in simulated rooms plus noise at a set SNR.
     Scenes(scenes::ScenesArgs),
     /// Cut loudness-normalised training crops from folders of real recorded audio.
@@ -24,6 +30,8 @@ pub enum DataCommand {
 
 pub fn run(args: &DataArgs) -> anyhow::Result<()> {
     match &args.command {
+        DataCommand::Songs(args) => songs::run(args),
+        DataCommand::Notes(args) => notes::run(args),
         DataCommand::Scenes(args) => scenes::run(args),
         DataCommand::Crops(args) => crops::run(args),
         DataCommand::Manifest(args) => manifest::run(args),
