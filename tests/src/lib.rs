@@ -49,3 +49,12 @@ pub fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
         |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     Some((word(16), word(20)))
 }
+
+/// Runs `tessera ARGS...` in-process, parsed exactly as the binary parses its command line.
+pub fn tessera(args: &[&str]) -> anyhow::Result<()> {
+    use clap::Parser;
+    let cli = tessera_train::cli::Cli::try_parse_from(
+        std::iter::once("tessera").chain(args.iter().copied()),
+    )?;
+    tessera_train::run(cli)
+}

@@ -3,12 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use clap::Parser;
 use ndarray::Array2;
 use tessera_core::cluster::{KMeansModel, LabelsFile};
 use tessera_core::features_file::FeaturesFile;
-use tessera_tests::ScratchDir;
-use tessera_train::cli::Cli;
+use tessera_tests::{ScratchDir, tessera};
 
 /// `n` vectors of dimension 48 around one of three far-apart centres, chosen by `i % 3`
 /// shifted by `offset`, with a small deterministic wobble.
@@ -18,12 +16,6 @@ fn blob_features(n: usize, offset: usize) -> Array2<f32> {
         let wobble = ((i * 31 + d * 17) % 13) as f32 / 13.0 - 0.5;
         blob * 10.0 + 0.1 * wobble
     })
-}
-
-fn tessera(args: &[&str]) -> anyhow::Result<()> {
-    tessera_train::run(Cli::try_parse_from(
-        std::iter::once("tessera").chain(args.iter().copied()),
-    )?)
 }
 
 #[test]

@@ -3,19 +3,11 @@
 
 use std::path::Path;
 
-use clap::Parser;
 use tessera_core::audio::AudioBuffer;
 use tessera_core::audio::decode::decode_file;
 use tessera_core::audio::encode::{WavSampleFormat, write_wav};
-use tessera_tests::ScratchDir;
-use tessera_train::cli::Cli;
+use tessera_tests::{ScratchDir, tessera};
 use tessera_train::data::manifest::Manifest;
-
-fn tessera(args: &[&str]) -> anyhow::Result<()> {
-    tessera_train::run(Cli::try_parse_from(
-        std::iter::once("tessera").chain(args.iter().copied()),
-    )?)
-}
 
 /// Writes `secs` seconds of a stereo tone at `rate` (different pitch per side).
 fn write_tone(path: &Path, rate: u32, secs: f32, hz: f32) {

@@ -6,18 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use clap::Parser;
 use tessera_core::audio::decode::decode_file;
-use tessera_tests::ScratchDir;
-use tessera_train::cli::Cli;
+use tessera_tests::{ScratchDir, tessera};
 use tessera_train::data::manifest::Manifest;
 use tessera_train::data::soundfont::TEST_SOUNDFONT;
-
-fn tessera(args: &[&str]) -> anyhow::Result<()> {
-    tessera_train::run(Cli::try_parse_from(
-        std::iter::once("tessera").chain(args.iter().copied()),
-    )?)
-}
 
 /// Renders 2 SoundFonts × programs 0 and 40 × pitches 60, 72 × velocities 0, 100 into `out`.
 fn render(soundfonts: &[&Path], out: &Path, seed: &str) -> anyhow::Result<()> {

@@ -4,18 +4,10 @@
 
 use std::path::Path;
 
-use clap::Parser;
 use tessera_core::audio::AudioBuffer;
 use tessera_core::audio::decode::decode_file;
 use tessera_core::audio::encode::{WavSampleFormat, write_wav};
-use tessera_tests::ScratchDir;
-use tessera_train::cli::Cli;
-
-fn tessera(args: &[&str]) -> anyhow::Result<()> {
-    tessera_train::run(Cli::try_parse_from(
-        std::iter::once("tessera").chain(args.iter().copied()),
-    )?)
-}
+use tessera_tests::{ScratchDir, tessera};
 
 /// Writes `seconds` of a mono signal at `rate`: a chirp-like tone when `noisy` is false,
 /// a deterministic noise otherwise.

@@ -6,23 +6,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use clap::Parser;
 use tessera_core::audio::AudioBuffer;
 use tessera_core::audio::decode::decode_file;
 use tessera_core::dsp::stft::{Stft, StftConfig};
-use tessera_tests::ScratchDir;
-use tessera_train::cli::Cli;
+use tessera_tests::{ScratchDir, tessera};
 use tessera_train::data::songs::theory::{KRUMHANSL_MAJOR, KRUMHANSL_MINOR, Mode};
 use tessera_train::data::songs::{
     SAMPLE_RATE, SongPlan, SongStream, Stem, compose, render_song, song_rng,
 };
 use tessera_train::data::soundfont::{TEST_SOUNDFONT, load_soundfont};
-
-fn tessera(args: &[&str]) -> anyhow::Result<()> {
-    tessera_train::run(Cli::try_parse_from(
-        std::iter::once("tessera").chain(args.iter().copied()),
-    )?)
-}
 
 /// Makes `count` songs of `seconds` seconds with `seed` into `out`.
 fn make_songs(out: &Path, count: usize, seed: u64, seconds: f64) {
