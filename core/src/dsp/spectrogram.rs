@@ -95,21 +95,24 @@ pub fn power_to_db_inplace<D: Dimension>(
 ) -> Result<(), DspError> {
     check_db_arguments(amin, top_db)?;
     // The logarithm dominates a log-mel pipeline's time, so every pass runs on rayon's threads.
-    let max_of = |values: &ArrayViewMut<'_, f32, D>| {
+    // dB is a non-decreasing function of power, so the loudest output is the dB of the loudest
+    // input: one max over the input serves both `ref = max` and `top_db`.
+    let max_power = (reference == DbReference::Max || top_db.is_some()).then(|| {
         values
             .view()
             .into_par_iter()
             .copied()
             .reduce(|| f32::NEG_INFINITY, f32::max)
-    };
+    });
     let reference_value = match reference {
         DbReference::Value(v) => v.abs(),
-        DbReference::Max => max_of(&values),
+        DbReference::Max => max_power.expect("the max is taken whenever ref = max"),
     };
     let offset = decibels(amin.max(reference_value));
-    values.par_mapv_inplace(|v| decibels(amin.max(v)) - offset);
-    if let Some(top) = top_db {
-        let floor = max_of(&values) - top;
+    let to_db = |v: f32| decibels(amin.max(v)) - offset;
+    values.par_mapv_inplace(to_db);
+    if let (Some(top), Some(max)) = (top_db, max_power) {
+        let floor = to_db(max) - top;
         values.par_mapv_inplace(|v| v.max(floor));
     }
     Ok(())
@@ -124,14 +127,13 @@ pub fn amplitude_to_db<D: Dimension>(
     top_db: Option<f32>,
 ) -> Result<Array<f32, D>, DspError> {
     check_db_arguments(amin, top_db)?;
-    let mut power = amplitude.mapv(f32::abs);
+    let mut power = amplitude.mapv(|v| v * v);
     // librosa takes "max" on the magnitudes, then squares it; squaring is monotonic so the
     // max of the squares is the same value.
     let power_reference = match reference {
         DbReference::Value(v) => DbReference::Value(v * v),
         DbReference::Max => DbReference::Max,
     };
-    power.mapv_inplace(|v| v * v);
     power_to_db_inplace(power.view_mut(), power_reference, amin * amin, top_db)?;
     Ok(power)
 }
