@@ -4,8 +4,12 @@
 //! through [`audio`].
 
 pub mod audio;
+pub mod checkpoint;
 pub mod cluster;
 pub mod dsp;
 pub mod features_file;
+pub mod masking;
+pub mod models;
+pub mod nn;
 pub mod primitives;
 pub mod tensor_file;

@@ -1,0 +1,17 @@
+//! Fused CPU kernels with their own backward passes, written as candle custom ops.
+//!
+//! candle 0.11's `LayerNorm`, `softmax_last_dim` and `sdpa` stop gradients, its GELU backward
+//! is a dozen elementwise passes and its `conv1d` backward is wrong on the CPU (DESIGN.md,
+//! "Candle on this CPU"). Each op here computes forward and backward in one pass over
+//! contiguous rows, for `f32` (training) and `f64` (finite-difference gradient checks).
+
+mod gelu;
+mod layer_norm;
+mod rows;
+mod softmax;
+mod unfold;
+
+pub use gelu::gelu;
+pub use layer_norm::normalize_last_dim;
+pub use softmax::softmax_last_dim;
+pub use unfold::unfold_time;

@@ -1,0 +1,24 @@
+//! candle building blocks shared by every model.
+//!
+//! Only ops whose gradients are checked against finite differences in
+//! `core/tests/nn_gradients.rs` are used in training; where candle's own op is wrong,
+//! missing a backward or slow on the CPU, [`fused`] has ours.
+
+mod attention;
+mod conv_feature_encoder;
+pub mod fused;
+mod instance_norm;
+mod layer_norm;
+mod linear;
+mod patch_embed;
+mod posemb;
+mod transformer;
+
+pub use attention::{Attention, AttentionOutput};
+pub use conv_feature_encoder::{ConvFeatureEncoder, ConvFeatureEncoderConfig};
+pub use instance_norm::instance_norm_time;
+pub use layer_norm::LayerNorm;
+pub use linear::{INIT_STD, Linear};
+pub use patch_embed::PatchEmbed;
+pub use posemb::{sincos_1d, sincos_2d};
+pub use transformer::{Transformer, TransformerConfig, TransformerOutput};
