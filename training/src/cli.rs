@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::commands::cluster::ClusterArgs;
 use crate::commands::data::DataArgs;
 use crate::commands::features::FeaturesArgs;
+use crate::commands::pretrain::PretrainArgs;
 use crate::commands::spectrogram::SpectrogramArgs;
 
 /// Tessera: self-supervised music models, from data to the DAW.
@@ -26,4 +27,6 @@ pub enum Command {
     Features(FeaturesArgs),
     /// Fit k-means centroids on feature files, or assign cluster labels with them.
     Cluster(ClusterArgs),
+    /// Pretrain a self-supervised model (PupuJEPA, WavJEPA, WavJEPA-Nat) on folders of audio.
+    Pretrain(PretrainArgs),
 }

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod data;
 mod files;
 pub mod plot;
+pub mod pretrain;
 mod progress;
 
 /// Runs one parsed command line.
@@ -16,5 +17,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Cluster(args) => commands::cluster::run(&args),
         cli::Command::Data(args) => commands::data::run(&args),
         cli::Command::Features(args) => commands::features::run(&args),
+        cli::Command::Pretrain(args) => commands::pretrain::run(&args),
     }
 }

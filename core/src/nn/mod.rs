@@ -7,6 +7,7 @@
 mod attention;
 mod conv_feature_encoder;
 pub mod fused;
+mod init;
 mod instance_norm;
 mod layer_norm;
 mod linear;
@@ -16,6 +17,7 @@ mod transformer;
 
 pub use attention::{Attention, AttentionOutput};
 pub use conv_feature_encoder::{ConvFeatureEncoder, ConvFeatureEncoderConfig};
+pub use init::seeded_normal_init;
 pub use instance_norm::instance_norm_time;
 pub use layer_norm::LayerNorm;
 pub use linear::{INIT_STD, Linear};

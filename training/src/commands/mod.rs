@@ -3,4 +3,5 @@
 pub mod cluster;
 pub mod data;
 pub mod features;
+pub mod pretrain;
 pub mod spectrogram;

@@ -3,7 +3,9 @@
 //! Sans font embedded from `assets/fonts`, so no system font is needed.
 
 mod colorbar;
+pub mod curves;
 mod font;
 pub mod spectrogram;
 
+pub use curves::{Curve, render_curves_png};
 pub use spectrogram::{SpectrogramFigure, render_spectrogram_png};

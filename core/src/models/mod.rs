@@ -1,0 +1,13 @@
+//! The models of the four methods, each built from a serde Config and a VarBuilder.
+
+pub mod ema;
+mod encoder;
+mod predictor;
+pub mod pupu_jepa;
+mod tokens;
+pub mod wav_jepa;
+
+pub use encoder::Encoder;
+pub use predictor::Prediction;
+pub use pupu_jepa::{JepaLoss, PupuJepa, PupuJepaConfig};
+pub use wav_jepa::{WavJepa, WavJepaConfig};

@@ -1,0 +1,317 @@
+//! PupuJEPA: I-JEPA on log-mel patches with frequency-aware positions
+//! (../shared/papers/pupujepa-*.txt).
+//!
+//! A ViT context encoder sees the unmasked patches; an EMA copy of it (the target encoder)
+//! sees all patches; a narrow predictor with mask tokens predicts the target encoder's
+//! (layer-normalised) latents of each masked block; the loss is their mean squared error.
+//! Frequency and time positions are embedded separately (2D sin-cos, half the features
+//! each), so the model knows which band a patch is in, not just its place in a sequence.
+
+use candle_core::{Device, Module, Result, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+
+use crate::dsp::mel::{LogMel, MelConfig};
+use crate::dsp::spectrogram::{DbReference, DbScaling};
+use crate::masking::{BatchMasks, MultiBlockConfig, TokenGrid};
+use crate::nn::{PatchEmbed, Transformer, TransformerConfig, TransformerOutput, fused, sincos_2d};
+
+use super::encoder::Encoder;
+use super::predictor::{Prediction, Predictor};
+use super::tokens::{gather_blocks, gather_tokens};
+
+/// Everything that defines a PupuJEPA model; read from TOML, stored in checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PupuJepaConfig {
+    /// The log-mel front end (16 kHz, 128 mels, 10 ms hop by default).
+    pub mel: MelConfig,
+    /// Frames per clip; a multiple of `patch_time`.
+    pub clip_frames: usize,
+    /// Patch height in mel bins; divides `mel.n_mels`.
+    pub patch_freq: usize,
+    /// Patch width in frames.
+    pub patch_time: usize,
+    /// Context and target encoder.
+    pub encoder: TransformerConfig,
+    /// The narrow predictor.
+    pub predictor: TransformerConfig,
+    /// How context and targets are drawn.
+    pub masking: MultiBlockConfig,
+}
+
+impl Default for PupuJepaConfig {
+    /// PupuJEPA-Tiny as shipped: 2.56-s clips, 16 × 16 patches (8 × 16 tokens), a
+    /// 192-wide encoder of 8 blocks and a 96-wide predictor of 4.
+    fn default() -> Self {
+        Self {
+            mel: MelConfig::default(),
+            clip_frames: 256,
+            patch_freq: 16,
+            patch_time: 16,
+            encoder: TransformerConfig {
+                dim: 192,
+                depth: 8,
+                heads: 3,
+                mlp_ratio: 4,
+            },
+            predictor: TransformerConfig {
+                dim: 96,
+                depth: 4,
+                heads: 3,
+                mlp_ratio: 4,
+            },
+            masking: MultiBlockConfig::default(),
+        }
+    }
+}
+
+impl PupuJepaConfig {
+    /// The token grid of one clip.
+    pub fn grid(&self) -> TokenGrid {
+        TokenGrid::new(
+            self.mel.n_mels / self.patch_freq,
+            self.clip_frames / self.patch_time,
+        )
+    }
+
+    /// Samples of audio that make exactly one clip of `clip_frames` frames.
+    pub fn clip_samples(&self) -> usize {
+        (self.clip_frames - 1) * self.mel.hop_length
+    }
+
+    /// Rejects shapes that do not tile or do not fit the heads.
+    pub fn validate(&self) -> Result<()> {
+        let tiles = self.patch_freq > 0
+            && self.patch_time > 0
+            && self.mel.n_mels.is_multiple_of(self.patch_freq)
+            && self.clip_frames.is_multiple_of(self.patch_time)
+            && self.clip_frames > 1;
+        if !tiles {
+            candle_core::bail!(
+                "{} mels × {} frames do not tile into {} × {} patches",
+                self.mel.n_mels,
+                self.clip_frames,
+                self.patch_freq,
+                self.patch_time
+            );
+        }
+        for (name, t) in [("encoder", &self.encoder), ("predictor", &self.predictor)] {
+            if t.heads == 0
+                || !t.dim.is_multiple_of(t.heads)
+                || !t.dim.is_multiple_of(4)
+                || t.depth == 0
+            {
+                candle_core::bail!(
+                    "{name}: dim {} must be a multiple of 4 and of its {} heads, depth ≥ 1",
+                    t.dim,
+                    t.heads
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A ViT over log-mel patches with 2D sin-cos positions.
+#[derive(Debug, Clone)]
+pub struct SpectrogramEncoder {
+    patch_embed: PatchEmbed,
+    transformer: Transformer,
+    /// `(tokens, dim)` fixed positions of the whole grid.
+    positions: Tensor,
+}
+
+impl SpectrogramEncoder {
+    fn new(config: &PupuJepaConfig, vb: VarBuilder) -> Result<Self> {
+        let grid = config.grid();
+        let dim = config.encoder.dim;
+        Ok(Self {
+            patch_embed: PatchEmbed::new(
+                config.patch_freq,
+                config.patch_time,
+                dim,
+                vb.pp("patch_embed"),
+            )?,
+            transformer: Transformer::new(&config.encoder, vb.pp("transformer"))?,
+            positions: sincos_2d(grid.freq, grid.time, dim, vb.device())?.to_dtype(vb.dtype())?,
+        })
+    }
+
+    /// `(batch, mels, frames)` → all layers; with `keep`, only those tokens per sample
+    /// enter the transformer (the context encoder's view).
+    pub fn forward(&self, mel: &Tensor, keep: Option<&[Vec<usize>]>) -> Result<TransformerOutput> {
+        let tokens = self
+            .patch_embed
+            .forward(mel)?
+            .broadcast_add(&self.positions)?;
+        let tokens = match keep {
+            Some(indices) => gather_tokens(&tokens, indices)?,
+            None => tokens,
+        };
+        self.transformer.forward(&tokens, false)
+    }
+}
+
+/// The three networks of PupuJEPA.
+#[derive(Debug)]
+pub struct PupuJepa {
+    config: PupuJepaConfig,
+    /// Trained by gradient descent on the visible patches.
+    context: SpectrogramEncoder,
+    /// EMA of `context`; produces the targets and is the encoder used downstream.
+    target: SpectrogramEncoder,
+    /// Predicts masked latents; its attention is the plugin's heatmap.
+    predictor: Predictor,
+    /// `(tokens, predictor_dim)` positions for the predictor.
+    predictor_positions: Tensor,
+    /// The log-mel front end of [`Encoder::embed`] and the plugin.
+    log_mel: LogMel,
+}
+
+/// One training step's loss and what the collapse monitor reads.
+pub struct JepaLoss {
+    /// Mean squared error between predicted and target latents.
+    pub loss: Tensor,
+    /// Mean over feature dimensions of the per-dimension standard deviation of the target
+    /// latents across the batch: near zero when representations collapse.
+    pub target_std: f32,
+}
+
+impl PupuJepa {
+    /// `trainable` holds the context encoder and predictor; `target` the EMA encoder under
+    /// the same names as the context encoder (so EMA pairs match by name).
+    pub fn new(config: PupuJepaConfig, trainable: VarBuilder, target: VarBuilder) -> Result<Self> {
+        config.validate()?;
+        let grid = config.grid();
+        let log_mel = LogMel::new(
+            &config.mel,
+            DbScaling {
+                reference: DbReference::Max,
+                amin: 1e-10,
+                top_db: Some(80.0),
+            },
+        )
+        .map_err(candle_core::Error::wrap)?;
+        Ok(Self {
+            context: SpectrogramEncoder::new(&config, trainable.pp("encoder"))?,
+            target: SpectrogramEncoder::new(&config, target.pp("encoder"))?,
+            predictor: Predictor::new(
+                config.encoder.dim,
+                &config.predictor,
+                trainable.pp("predictor"),
+            )?,
+            predictor_positions: sincos_2d(
+                grid.freq,
+                grid.time,
+                config.predictor.dim,
+                trainable.device(),
+            )?
+            .to_dtype(trainable.dtype())?,
+            log_mel,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &PupuJepaConfig {
+        &self.config
+    }
+
+    /// Log-mel input of one clip: `(mels, clip_frames)`, dB relative to the clip's peak,
+    /// floored 80 dB below it and scaled to about [-1, 1] (gain-invariant). Audio shorter
+    /// than a clip is zero-padded; longer audio is cut.
+    pub fn clip_input(&self, audio: &[f32], device: &Device) -> Result<Tensor> {
+        let mut clip = vec![0f32; self.config.clip_samples()];
+        let n = audio.len().min(clip.len());
+        clip[..n].copy_from_slice(&audio[..n]);
+        let mel = self
+            .log_mel
+            .compute(&clip)
+            .map_err(candle_core::Error::wrap)?;
+        let (mels, frames) = mel.dim();
+        let values: Vec<f32> = mel.iter().map(|db| (db + 40.0) / 40.0).collect();
+        Tensor::from_vec(values, (mels, frames), device)?.narrow(1, 0, self.config.clip_frames)
+    }
+
+    /// Layer-normalised target latents of every token `(batch, tokens, dim)` (no gradient).
+    fn targets(&self, mel: &Tensor) -> Result<Tensor> {
+        let out = self.target.forward(mel, None)?.output.detach();
+        fused::normalize_last_dim(&out, 1e-6)
+    }
+
+    /// The predictor's output for every target block of `masks`.
+    pub fn predict(
+        &self,
+        mel: &Tensor,
+        masks: &BatchMasks,
+        keep_attention: bool,
+    ) -> Result<Prediction> {
+        let context = self.context.forward(mel, Some(&masks.context))?.output;
+        self.predictor
+            .forward(&context, &self.predictor_positions, masks, keep_attention)
+    }
+
+    /// The JEPA objective on a batch of log-mel clips `(batch, mels, frames)`.
+    pub fn loss(&self, mel: &Tensor, masks: &BatchMasks) -> Result<JepaLoss> {
+        let targets = self.targets(mel)?;
+        let target_std = per_dimension_std(&targets)?;
+        let wanted = gather_blocks(&targets, masks)?;
+        let predicted = self.predict(mel, masks, false)?.latents;
+        let loss = (predicted - wanted)?.sqr()?.mean_all()?;
+        Ok(JepaLoss { loss, target_std })
+    }
+}
+
+/// Mean over dimensions of the standard deviation of each dimension across all tokens.
+pub fn per_dimension_std(latents: &Tensor) -> Result<f32> {
+    let dim = latents.dim(latents.rank() - 1)?;
+    let flat = latents
+        .reshape(((), dim))?
+        .to_dtype(candle_core::DType::F32)?;
+    let centred = flat.broadcast_sub(&flat.mean_keepdim(0)?)?;
+    centred
+        .sqr()?
+        .mean(0)?
+        .sqrt()?
+        .mean_all()?
+        .to_scalar::<f32>()
+}
+
+impl Encoder for PupuJepa {
+    fn sample_rate(&self) -> u32 {
+        self.config.mel.sample_rate
+    }
+
+    /// Per layer of the target encoder: one row per patch column (time step of
+    /// `patch_time` frames) that holds audio, the mean over the frequency patches of that
+    /// column. Row `r` starts at sample `r · hop_length · patch_time`, however many clips
+    /// the audio spans.
+    fn embed(&self, audio: &[f32]) -> Result<Vec<Tensor>> {
+        let device = self.predictor_positions.device();
+        let grid = self.config.grid();
+        let column = self.config.mel.hop_length * self.config.patch_time;
+        // Clips advance by whole columns (`clip_frames` hops, one more than `clip_samples`
+        // spans), so rows stay on the time grid from clip to clip.
+        let step = grid.time * column;
+        let mut per_layer: Vec<Vec<Tensor>> = vec![Vec::new(); self.config.encoder.depth];
+        for start in (0..audio.len().max(1)).step_by(step) {
+            let end = (start + step).min(audio.len());
+            let mel = self.clip_input(&audio[start..end], device)?.unsqueeze(0)?;
+            let out = self.target.forward(&mel, None)?;
+            // Only the columns that hold audio; a padded tail would dilute the clip.
+            let columns = (end - start).div_ceil(column).clamp(1, grid.time);
+            for (layer, latents) in per_layer.iter_mut().zip(&out.layers) {
+                let dim = latents.dim(2)?;
+                let frames = latents
+                    .reshape((grid.freq, grid.time, dim))?
+                    .mean(0)?
+                    .narrow(0, 0, columns)?;
+                layer.push(frames);
+            }
+        }
+        per_layer
+            .iter()
+            .map(|clips| Tensor::cat(clips, 0))
+            .collect()
+    }
+}

@@ -1,0 +1,172 @@
+//! AdamW with decoupled weight decay and a warm-up + cosine learning-rate schedule.
+//!
+//! Ours rather than `candle_nn::AdamW` because a resumed run must continue bit-identically:
+//! the moment estimates are saved with every checkpoint, and candle's optimiser keeps them
+//! private. Biases and normalisation scales (1-D parameters) get no weight decay, as in
+//! I-JEPA.
+
+use std::collections::HashMap;
+
+use candle_core::backprop::GradStore;
+use candle_core::{Result, Tensor, Var};
+use serde::{Deserialize, Serialize};
+
+/// Optimiser and schedule settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimConfig {
+    /// Peak learning rate, reached at the end of the warm-up.
+    pub learning_rate: f64,
+    /// Learning rate at the last step.
+    pub min_learning_rate: f64,
+    /// Steps of the linear warm-up from 0.
+    pub warmup_steps: usize,
+    /// Decoupled weight decay (0.04 in I-JEPA and WavJEPA).
+    pub weight_decay: f64,
+    /// Adam's β₁.
+    pub beta1: f64,
+    /// Adam's β₂.
+    pub beta2: f64,
+    /// Adam's ε.
+    pub eps: f64,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self {
+            learning_rate: 5e-4,
+            min_learning_rate: 1e-6,
+            warmup_steps: 200,
+            weight_decay: 0.04,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
+
+impl OptimConfig {
+    /// Learning rate at `step` of a `total`-step run: linear warm-up, then cosine decay.
+    pub fn learning_rate_at(&self, step: usize, total: usize) -> f64 {
+        if step < self.warmup_steps {
+            return self.learning_rate * (step + 1) as f64 / self.warmup_steps as f64;
+        }
+        let span = total.saturating_sub(self.warmup_steps).max(1) as f64;
+        let progress = ((step - self.warmup_steps) as f64 / span).min(1.0);
+        let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+        self.min_learning_rate + (self.learning_rate - self.min_learning_rate) * cosine
+    }
+}
+
+/// One trained tensor and its moment estimates.
+struct Param {
+    name: String,
+    var: Var,
+    first_moment: Tensor,
+    second_moment: Tensor,
+    decay: bool,
+}
+
+/// AdamW over named variables.
+pub struct AdamW {
+    config: OptimConfig,
+    params: Vec<Param>,
+    /// Updates applied so far (Adam's t), for bias correction.
+    steps: usize,
+}
+
+impl AdamW {
+    /// An optimiser over `vars` (name → variable), moments at zero.
+    pub fn new(config: OptimConfig, vars: &HashMap<String, Var>) -> Result<Self> {
+        let mut names: Vec<&String> = vars.keys().collect();
+        names.sort();
+        let params = names
+            .into_iter()
+            .map(|name| {
+                let var = vars[name].clone();
+                Ok(Param {
+                    name: name.clone(),
+                    first_moment: var.zeros_like()?,
+                    second_moment: var.zeros_like()?,
+                    decay: var.rank() > 1,
+                    var,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            config,
+            params,
+            steps: 0,
+        })
+    }
+
+    /// Applies one update with learning rate `lr`. A variable without a gradient is an
+    /// error: it means the graph does not reach it and training would silently skip it.
+    pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<()> {
+        let c = &self.config;
+        self.steps += 1;
+        let t = self.steps as i32;
+        let (correction1, correction2) = (1.0 - c.beta1.powi(t), 1.0 - c.beta2.powi(t));
+        for p in &mut self.params {
+            let Some(grad) = grads.get(p.var.as_tensor()) else {
+                candle_core::bail!("no gradient reached {}", p.name);
+            };
+            p.first_moment = ((&p.first_moment * c.beta1)? + (grad * (1.0 - c.beta1))?)?;
+            p.second_moment = ((&p.second_moment * c.beta2)? + (grad.sqr()? * (1.0 - c.beta2))?)?;
+            let update = ((&p.first_moment / correction1)?
+                / ((&p.second_moment / correction2)?.sqrt()? + c.eps)?)?;
+            let decayed = if p.decay {
+                (p.var.as_tensor() * (1.0 - lr * c.weight_decay))?
+            } else {
+                p.var.as_tensor().clone()
+            };
+            p.var.set(&(decayed - (update * lr)?)?)?;
+        }
+        Ok(())
+    }
+
+    /// Updates applied so far.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// Moment tensors by name (`<prefix>m.<var>`, `<prefix>v.<var>`) for checkpoints.
+    pub fn state(&self, prefix: &str) -> HashMap<String, Tensor> {
+        self.params
+            .iter()
+            .flat_map(|p| {
+                [
+                    (format!("{prefix}m.{}", p.name), p.first_moment.clone()),
+                    (format!("{prefix}v.{}", p.name), p.second_moment.clone()),
+                ]
+            })
+            .collect()
+    }
+
+    /// Restores moments saved by [`Self::state`] and the step count.
+    pub fn restore(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+        prefix: &str,
+        steps: usize,
+    ) -> Result<()> {
+        for p in &mut self.params {
+            for (kind, slot) in [("m", &mut p.first_moment), ("v", &mut p.second_moment)] {
+                let key = format!("{prefix}{kind}.{}", p.name);
+                let Some(saved) = tensors.get(&key) else {
+                    candle_core::bail!("the checkpoint lacks optimiser state {key}");
+                };
+                if saved.dims() != slot.dims() {
+                    candle_core::bail!(
+                        "optimiser state {key} has shape {:?}, expected {:?}",
+                        saved.dims(),
+                        slot.dims()
+                    );
+                }
+                *slot = saved.to_dtype(slot.dtype())?;
+            }
+        }
+        self.steps = steps;
+        Ok(())
+    }
+}
