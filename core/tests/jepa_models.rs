@@ -978,3 +978,67 @@ fn wav_config_rejects_top_k_beyond_depth_and_three_ears() {
     let error = three_ears.validate().unwrap_err().to_string();
     assert!(error.contains("ears"), "{error}");
 }
+
+#[test]
+fn region_attention_is_a_distribution_over_the_patch_grid() {
+    let config = pupu_config();
+    let built = build_pupu(config.clone(), 3);
+    let mut rng = ChaCha8Rng::seed_from_u64(30);
+    let mel = pupu_batch(&built.model, 1, &mut rng);
+    let grid = config.grid();
+    let maps = built.model.region_attention(&mel, 1..3, 0..2).unwrap();
+    assert_eq!(
+        maps.dims(),
+        [
+            config.predictor.depth,
+            config.predictor.heads,
+            grid.freq,
+            grid.time
+        ]
+    );
+    let flat = maps.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    for map in flat.chunks(grid.len()) {
+        assert!((map.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        assert!(
+            map.iter().all(|&w| w > 0.0),
+            "softmax leaves no patch at zero"
+        );
+    }
+    // The map places each key where its patch is: check against the raw predictor weights.
+    let inside = |i: usize| (1..3).contains(&(i / grid.time)) && (0..2).contains(&(i % grid.time));
+    let (target, context): (Vec<usize>, Vec<usize>) = (0..grid.len()).partition(|&i| inside(i));
+    let masks = BatchMasks {
+        context: vec![context.clone()],
+        targets: vec![vec![target.clone()]],
+    };
+    let raw = built.model.predict(&mel, &masks, true).unwrap().attention[0]
+        .get(0)
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .narrow(0, context.len(), target.len())
+        .unwrap()
+        .mean(0)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let first_layer_head = &flat[..grid.len()];
+    for (key, &token) in context.iter().chain(&target).enumerate() {
+        assert!(
+            (first_layer_head[token] - raw[key]).abs() < 1e-6,
+            "patch {token}"
+        );
+    }
+    assert!(
+        built
+            .model
+            .region_attention(&mel, 0..grid.freq, 0..grid.time)
+            .is_err()
+    );
+    assert!(
+        built
+            .model
+            .region_attention(&mel, 0..1, 0..grid.time + 1)
+            .is_err()
+    );
+}

@@ -7,6 +7,8 @@
 //! Frequency and time positions are embedded separately (2D sin-cos, half the features
 //! each), so the model knows which band a patch is in, not just its place in a sequence.
 
+use std::ops::Range;
+
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
@@ -249,6 +251,65 @@ impl PupuJepa {
         let context = self.context.forward(mel, Some(&masks.context))?.output;
         self.predictor
             .forward(&context, &self.predictor_positions, masks, keep_attention)
+    }
+
+    /// Where the predictor looks to predict one masked region: the attention its mask
+    /// tokens for `freq × time` (patch ranges) pay to every patch, averaged over the
+    /// region's queries. Returns `(layers, heads, freq_patches, time_patches)` for one clip
+    /// `(1, mels, frames)`; each layer's and head's map sums to 1 — the context patches
+    /// hold what the prediction draws from the visible spectrogram, the region's own cells
+    /// what the mask tokens exchange among themselves. This is the heatmap of the PupuJEPA
+    /// case study.
+    pub fn region_attention(
+        &self,
+        mel: &Tensor,
+        freq: Range<usize>,
+        time: Range<usize>,
+    ) -> Result<Tensor> {
+        let grid = self.config.grid();
+        let region_ok =
+            !freq.is_empty() && !time.is_empty() && freq.end <= grid.freq && time.end <= grid.time;
+        if !region_ok || freq.len() * time.len() == grid.len() {
+            candle_core::bail!(
+                "the region {freq:?} × {time:?} must be a non-empty part of the {} × {} patch grid, leaving some context",
+                grid.freq,
+                grid.time
+            );
+        }
+        let inside = |index: usize| {
+            freq.contains(&(index / grid.time)) && time.contains(&(index % grid.time))
+        };
+        let (target, context): (Vec<usize>, Vec<usize>) = (0..grid.len()).partition(|&i| inside(i));
+        // Keys come context first, then the region's mask tokens.
+        let key_tokens: Vec<usize> = context.iter().chain(&target).copied().collect();
+        let masks = BatchMasks {
+            context: vec![context.clone()],
+            targets: vec![vec![target]],
+        };
+        let prediction = self.predict(mel, &masks, true)?;
+        let context_len = context.len();
+        let maps = prediction
+            .attention
+            .iter()
+            .map(|weights| {
+                // (1, heads, queries, keys): the mask tokens' rows, averaged.
+                let per_head = weights
+                    .get(0)?
+                    .narrow(1, context_len, weights.dim(2)? - context_len)?
+                    .mean(1)?
+                    .to_dtype(candle_core::DType::F32)?
+                    .to_vec2::<f32>()?;
+                let heads = per_head.len();
+                let mut grid_map = vec![0f32; heads * grid.len()];
+                for (h, row) in per_head.iter().enumerate() {
+                    for (&token, &weight) in key_tokens.iter().zip(row) {
+                        grid_map[h * grid.len() + token] = weight;
+                    }
+                }
+                Tensor::from_vec(grid_map, (heads, grid.freq, grid.time), mel.device())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Tensor::stack(&maps, 0)
     }
 
     /// The JEPA objective on a batch of log-mel clips `(batch, mels, frames)`.

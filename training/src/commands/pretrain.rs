@@ -28,7 +28,9 @@ pub struct PretrainArgs {
     /// Built-in size.
     #[arg(long, value_enum, default_value = "tiny")]
     pub preset: Preset,
-    /// Override the number of steps (the schedules stretch with it).
+    /// Override the number of steps; the learning-rate and momentum schedules stretch with
+    /// it. With --resume this lengthens or shortens a run from its last checkpoint on (the
+    /// result then differs from a run planned with that length from the start).
     #[arg(long)]
     pub steps: Option<usize>,
     /// Continue the run in --out from its last checkpoint, exactly where it stopped.
@@ -38,7 +40,7 @@ pub struct PretrainArgs {
     #[arg(long)]
     pub stop_after: Option<usize>,
     /// Where to compute. Only cpu is built and tested here; cuda and metal need tessera
-    /// built with `--features tessera-core/cuda` or `tessera-core/metal`.
+    /// built with `--features cuda` or `--features metal`.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceKind,
 }
@@ -85,10 +87,6 @@ pub fn run(args: &PretrainArgs) -> anyhow::Result<()> {
         args.model.name()
     );
     if let Some(steps) = args.steps {
-        anyhow::ensure!(
-            !args.resume || steps == config.train.steps,
-            "--steps cannot change a run being resumed"
-        );
         config.train.ema.ramp_steps =
             config.train.ema.ramp_steps * steps / config.train.steps.max(1);
         config.train.steps = steps;

@@ -170,3 +170,109 @@ impl AdamW {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn schedule_warms_up_then_follows_a_cosine_to_the_floor() {
+        let config = OptimConfig {
+            learning_rate: 1e-3,
+            min_learning_rate: 1e-5,
+            warmup_steps: 10,
+            ..Default::default()
+        };
+        assert!((config.learning_rate_at(0, 100) - 1e-4).abs() < 1e-12);
+        assert!((config.learning_rate_at(9, 100) - 1e-3).abs() < 1e-12);
+        // Half-way through the decay the cosine is at its midpoint.
+        assert!((config.learning_rate_at(55, 100) - (1e-5 + 0.5 * (1e-3 - 1e-5))).abs() < 1e-12);
+        assert!((config.learning_rate_at(100, 100) - 1e-5).abs() < 1e-12);
+        let rates: Vec<f64> = (10..100).map(|s| config.learning_rate_at(s, 100)).collect();
+        assert!(rates.windows(2).all(|w| w[1] <= w[0]));
+    }
+
+    /// One AdamW step on hand-checkable numbers: PyTorch's `torch.optim.AdamW` gives
+    /// `p·(1 − lr·wd) − lr·m̂/(√v̂ + ε)`, with `m̂ = g`, `v̂ = g²` after the first step.
+    #[test]
+    fn first_step_matches_the_adamw_formula_and_spares_biases_from_decay() {
+        let device = Device::Cpu;
+        let weight =
+            Var::from_tensor(&Tensor::ones((1, 2), candle_core::DType::F32, &device).unwrap())
+                .unwrap();
+        let bias =
+            Var::from_tensor(&Tensor::ones(2, candle_core::DType::F32, &device).unwrap()).unwrap();
+        let vars = HashMap::from([
+            ("w".to_owned(), weight.clone()),
+            ("b".to_owned(), bias.clone()),
+        ]);
+        let config = OptimConfig {
+            weight_decay: 0.04,
+            eps: 1e-8,
+            ..Default::default()
+        };
+        let mut optim = AdamW::new(config, &vars).unwrap();
+        // Gradients: 0.5 and −2 for the weight, 0.5 and −2 for the bias.
+        let slope = Tensor::new(&[0.5f32, -2.0], &device).unwrap();
+        let loss = (weight
+            .as_tensor()
+            .broadcast_mul(&slope)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            + bias.as_tensor().mul(&slope).unwrap().sum_all().unwrap())
+        .unwrap();
+        optim.step(&loss.backward().unwrap(), 0.1).unwrap();
+        let w = weight
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let b = bias.as_tensor().to_vec1::<f32>().unwrap();
+        // Decayed by (1 − 0.1·0.04), then moved by lr · sign(g).
+        assert!((w[0] - (0.996 - 0.1)).abs() < 1e-6, "{w:?}");
+        assert!((w[1] - (0.996 + 0.1)).abs() < 1e-6, "{w:?}");
+        assert!(
+            (b[0] - 0.9).abs() < 1e-6 && (b[1] - 1.1).abs() < 1e-6,
+            "{b:?}"
+        );
+
+        // The saved moments restore into a fresh optimiser that then steps identically.
+        let mut restored = AdamW::new(config, &vars).unwrap();
+        restored
+            .restore(&optim.state("o."), "o.", optim.steps())
+            .unwrap();
+        assert_eq!(restored.steps(), 1);
+        let state = restored.state("o.");
+        for (name, tensor) in optim.state("o.") {
+            let a = tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(
+                a,
+                state[&name]
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_variable_the_graph_does_not_reach_is_an_error() {
+        let device = Device::Cpu;
+        let used =
+            Var::from_tensor(&Tensor::ones(2, candle_core::DType::F32, &device).unwrap()).unwrap();
+        let unused =
+            Var::from_tensor(&Tensor::ones(2, candle_core::DType::F32, &device).unwrap()).unwrap();
+        let vars = HashMap::from([
+            ("used".to_owned(), used.clone()),
+            ("unused".to_owned(), unused),
+        ]);
+        let mut optim = AdamW::new(OptimConfig::default(), &vars).unwrap();
+        let grads = used.as_tensor().sum_all().unwrap().backward().unwrap();
+        let error = optim.step(&grads, 0.1).unwrap_err().to_string();
+        assert!(error.contains("unused"), "{error}");
+    }
+}

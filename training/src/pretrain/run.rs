@@ -82,13 +82,17 @@ pub fn pretrain(config: &RunConfig, options: &RunOptions) -> anyhow::Result<RunO
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let checkpoint_path = out.join(CHECKPOINT_FILE);
     if options.resume {
-        let saved = RunConfig::read(&out.join(CONFIG_FILE))?;
+        // Only the run's length (and the schedules that stretch with it) may change.
+        let mut saved = RunConfig::read(&out.join(CONFIG_FILE))?;
+        saved.train.steps = config.train.steps;
+        saved.train.ema.ramp_steps = config.train.ema.ramp_steps;
         if &saved != config {
             bail!(
                 "{} was started with another configuration; resume without --config",
                 out.display()
             );
         }
+        write_atomic(&out.join(CONFIG_FILE), config.to_toml()?.as_bytes())?;
     } else {
         if checkpoint_path.exists() {
             bail!(
@@ -217,8 +221,22 @@ pub fn pretrain(config: &RunConfig, options: &RunOptions) -> anyhow::Result<RunO
             )?;
             write_metrics(&out.join(METRICS_FILE), &metrics)?;
             plot_metrics(config.kind.name(), &metrics, &out.join(PLOT_FILE))?;
+            // Also when stderr is no terminal (the bar is hidden then): logs of long runs.
+            let recent = &metrics[metrics.len().saturating_sub(train.checkpoint_every)..];
+            let mean = |value: fn(&MetricRow) -> f64| {
+                recent.iter().map(value).sum::<f64>() / recent.len() as f64
+            };
+            bar.suspend(|| {
+                eprintln!(
+                    "step {done}/{}: loss {:.4}, target std {:.4}, {:.2} s/step",
+                    train.steps,
+                    mean(|r| r.loss),
+                    mean(|r| r.target_std),
+                    mean(|r| r.seconds)
+                )
+            });
             if let Some(message) = collapse_check(&metrics, train.checkpoint_every) {
-                bar.println(format!("warning at step {done}: {message}"));
+                bar.suspend(|| eprintln!("warning at step {done}: {message}"));
                 collapse_warnings.push(done);
             }
         }

@@ -48,7 +48,9 @@ pub enum Task {
 impl Task {
     pub fn build(config: &ModelConfig, trainable: VarBuilder, target: VarBuilder) -> Result<Self> {
         Ok(match config {
-            ModelConfig::Pupu(c) => Self::Pupu(Box::new(PupuJepa::new(c.clone(), trainable, target)?)),
+            ModelConfig::Pupu(c) => {
+                Self::Pupu(Box::new(PupuJepa::new(c.clone(), trainable, target)?))
+            }
             ModelConfig::Wav(c) => Self::Wav(Box::new(WavJepa::new(c.clone(), trainable, target)?)),
         })
     }
