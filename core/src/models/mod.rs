@@ -2,12 +2,14 @@
 
 pub mod ema;
 mod encoder;
+mod jepa_loss;
 mod predictor;
 pub mod pupu_jepa;
 mod tokens;
 pub mod wav_jepa;
 
 pub use encoder::Encoder;
+pub use jepa_loss::JepaLoss;
 pub use predictor::Prediction;
-pub use pupu_jepa::{JepaLoss, PupuJepa, PupuJepaConfig};
+pub use pupu_jepa::{PupuJepa, PupuJepaConfig};
 pub use wav_jepa::{WavJepa, WavJepaConfig};

@@ -19,8 +19,9 @@ use crate::masking::{BatchMasks, MultiBlockConfig, TokenGrid};
 use crate::nn::{PatchEmbed, Transformer, TransformerConfig, TransformerOutput, fused, sincos_2d};
 
 use super::encoder::Encoder;
+use super::jepa_loss::JepaLoss;
 use super::predictor::{Prediction, Predictor};
-use super::tokens::{gather_blocks, gather_tokens};
+use super::tokens::gather_tokens;
 
 /// Everything that defines a PupuJEPA model; read from TOML, stored in checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,20 +99,8 @@ impl PupuJepaConfig {
                 self.patch_time
             );
         }
-        for (name, t) in [("encoder", &self.encoder), ("predictor", &self.predictor)] {
-            if t.heads == 0
-                || !t.dim.is_multiple_of(t.heads)
-                || !t.dim.is_multiple_of(4)
-                || t.depth == 0
-            {
-                candle_core::bail!(
-                    "{name}: dim {} must be a multiple of 4 and of its {} heads, depth ≥ 1",
-                    t.dim,
-                    t.heads
-                );
-            }
-        }
-        Ok(())
+        self.encoder.validate("encoder")?;
+        self.predictor.validate("predictor")
     }
 }
 
@@ -169,15 +158,6 @@ pub struct PupuJepa {
     predictor_positions: Tensor,
     /// The log-mel front end of [`Encoder::embed`] and the plugin.
     log_mel: LogMel,
-}
-
-/// One training step's loss and what the collapse monitor reads.
-pub struct JepaLoss {
-    /// Mean squared error between predicted and target latents.
-    pub loss: Tensor,
-    /// Mean over feature dimensions of the per-dimension standard deviation of the target
-    /// latents across the batch: near zero when representations collapse.
-    pub target_std: f32,
 }
 
 impl PupuJepa {
@@ -315,27 +295,8 @@ impl PupuJepa {
     /// The JEPA objective on a batch of log-mel clips `(batch, mels, frames)`.
     pub fn loss(&self, mel: &Tensor, masks: &BatchMasks) -> Result<JepaLoss> {
         let targets = self.targets(mel)?;
-        let target_std = per_dimension_std(&targets)?;
-        let wanted = gather_blocks(&targets, masks)?;
-        let predicted = self.predict(mel, masks, false)?.latents;
-        let loss = (predicted - wanted)?.sqr()?.mean_all()?;
-        Ok(JepaLoss { loss, target_std })
+        JepaLoss::between(&targets, &self.predict(mel, masks, false)?.latents, masks)
     }
-}
-
-/// Mean over dimensions of the standard deviation of each dimension across all tokens.
-pub fn per_dimension_std(latents: &Tensor) -> Result<f32> {
-    let dim = latents.dim(latents.rank() - 1)?;
-    let flat = latents
-        .reshape(((), dim))?
-        .to_dtype(candle_core::DType::F32)?;
-    let centred = flat.broadcast_sub(&flat.mean_keepdim(0)?)?;
-    centred
-        .sqr()?
-        .mean(0)?
-        .sqrt()?
-        .mean_all()?
-        .to_scalar::<f32>()
 }
 
 impl Encoder for PupuJepa {

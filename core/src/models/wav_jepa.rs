@@ -18,9 +18,9 @@ use crate::nn::{
 };
 
 use super::encoder::Encoder;
+use super::jepa_loss::JepaLoss;
 use super::predictor::{Prediction, Predictor};
-use super::pupu_jepa::{JepaLoss, per_dimension_std};
-use super::tokens::{gather_blocks, gather_tokens};
+use super::tokens::gather_tokens;
 
 /// Everything that defines a WavJEPA model; read from TOML, stored in checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,20 +99,8 @@ impl WavJepaConfig {
                 self.top_k
             );
         }
-        for (name, t) in [("encoder", &self.encoder), ("predictor", &self.predictor)] {
-            if t.heads == 0
-                || !t.dim.is_multiple_of(t.heads)
-                || !t.dim.is_multiple_of(4)
-                || t.depth == 0
-            {
-                candle_core::bail!(
-                    "{name}: dim {} must be a multiple of 4 and of its {} heads, depth ≥ 1",
-                    t.dim,
-                    t.heads
-                );
-            }
-        }
-        Ok(())
+        self.encoder.validate("encoder")?;
+        self.predictor.validate("predictor")
     }
 
     /// Positions of every token, `(ears · frames, dim)`, index `ear · frames + t`.
@@ -278,13 +266,11 @@ impl WavJepa {
     pub fn loss(&self, audio: &Tensor, masks: &BatchMasks) -> Result<JepaLoss> {
         let masks = self.expand_to_ears(masks);
         let targets = self.targets(audio)?;
-        let target_std = per_dimension_std(&targets)?;
-        let wanted = gather_blocks(&targets, &masks)?;
-        let predicted = self.predict(audio, &masks, false)?.latents;
-        Ok(JepaLoss {
-            loss: (predicted - wanted)?.sqr()?.mean_all()?,
-            target_std,
-        })
+        JepaLoss::between(
+            &targets,
+            &self.predict(audio, &masks, false)?.latents,
+            &masks,
+        )
     }
 }
 

@@ -23,6 +23,25 @@ pub struct TransformerConfig {
     pub mlp_ratio: usize,
 }
 
+impl TransformerConfig {
+    /// Rejects shapes the blocks cannot have; `name` says which stack in the message. The
+    /// width must also be a multiple of 4 for 2D sin-cos positions.
+    pub fn validate(&self, name: &str) -> Result<()> {
+        if self.heads == 0
+            || !self.dim.is_multiple_of(self.heads)
+            || !self.dim.is_multiple_of(4)
+            || self.depth == 0
+        {
+            candle_core::bail!(
+                "{name}: dim {} must be a multiple of 4 and of its {} heads, and depth at least 1",
+                self.dim,
+                self.heads
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Two-layer MLP with GELU.
 #[derive(Debug, Clone)]
 struct Mlp {

@@ -23,6 +23,22 @@ pub enum Preset {
     Small,
 }
 
+/// Encoder and predictor of the Small preset, for every model.
+const SMALL: (TransformerConfig, TransformerConfig) = (
+    TransformerConfig {
+        dim: 256,
+        depth: 12,
+        heads: 4,
+        mlp_ratio: 4,
+    },
+    TransformerConfig {
+        dim: 128,
+        depth: 6,
+        heads: 4,
+        mlp_ratio: 4,
+    },
+);
+
 /// Everything about the loop except the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -88,18 +104,7 @@ impl RunConfig {
             ModelKind::PupuJepa => {
                 let mut c = PupuJepaConfig::default();
                 if preset == Preset::Small {
-                    c.encoder = TransformerConfig {
-                        dim: 256,
-                        depth: 12,
-                        heads: 4,
-                        mlp_ratio: 4,
-                    };
-                    c.predictor = TransformerConfig {
-                        dim: 128,
-                        depth: 6,
-                        heads: 4,
-                        mlp_ratio: 4,
-                    };
+                    (c.encoder, c.predictor) = SMALL;
                 }
                 ModelConfig::Pupu(c)
             }
@@ -109,18 +114,7 @@ impl RunConfig {
                     ..Default::default()
                 };
                 if preset == Preset::Small {
-                    c.encoder = TransformerConfig {
-                        dim: 256,
-                        depth: 12,
-                        heads: 4,
-                        mlp_ratio: 4,
-                    };
-                    c.predictor = TransformerConfig {
-                        dim: 128,
-                        depth: 6,
-                        heads: 4,
-                        mlp_ratio: 4,
-                    };
+                    (c.encoder, c.predictor) = SMALL;
                     c.top_k = 8;
                 }
                 ModelConfig::Wav(c)

@@ -75,6 +75,21 @@ fn backward<T: Float>(
     dx
 }
 
+/// Runs the `f32` or `f64` kernel on contiguous storage.
+fn map_storage(
+    storage: &CpuStorage,
+    layout: &Layout,
+    op: &str,
+    kernel32: impl Fn(&[f32]) -> Vec<f32>,
+    kernel64: impl Fn(&[f64]) -> Vec<f64>,
+) -> Result<CpuStorage> {
+    Ok(match storage {
+        CpuStorage::F32(d) => CpuStorage::F32(kernel32(contiguous(d, layout, op)?)),
+        CpuStorage::F64(d) => CpuStorage::F64(kernel64(contiguous(d, layout, op)?)),
+        _ => bail!("{op}: only f32 and f64 are supported"),
+    })
+}
+
 impl CustomOp1 for Unfold {
     fn name(&self) -> &'static str {
         "unfold-time"
@@ -83,21 +98,13 @@ impl CustomOp1 for Unfold {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let dims = geometry(layout.dims(), self.kernel, self.stride)?;
         let (batch, _, channels, windows) = dims;
-        let out = match storage {
-            CpuStorage::F32(d) => CpuStorage::F32(forward(
-                contiguous(d, layout, self.name())?,
-                dims,
-                self.kernel,
-                self.stride,
-            )),
-            CpuStorage::F64(d) => CpuStorage::F64(forward(
-                contiguous(d, layout, self.name())?,
-                dims,
-                self.kernel,
-                self.stride,
-            )),
-            _ => bail!("unfold_time: only f32 and f64 are supported"),
-        };
+        let out = map_storage(
+            storage,
+            layout,
+            self.name(),
+            |x| forward(x, dims, self.kernel, self.stride),
+            |x| forward(x, dims, self.kernel, self.stride),
+        )?;
         Ok((out, Shape::from((batch, windows, self.kernel * channels))))
     }
 
@@ -125,21 +132,13 @@ impl CustomOp1 for Fold {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let dims = geometry(&self.input_dims, self.kernel, self.stride)?;
-        let out = match storage {
-            CpuStorage::F32(d) => CpuStorage::F32(backward(
-                contiguous(d, layout, self.name())?,
-                dims,
-                self.kernel,
-                self.stride,
-            )),
-            CpuStorage::F64(d) => CpuStorage::F64(backward(
-                contiguous(d, layout, self.name())?,
-                dims,
-                self.kernel,
-                self.stride,
-            )),
-            _ => bail!("unfold_time: only f32 and f64 are supported"),
-        };
+        let out = map_storage(
+            storage,
+            layout,
+            self.name(),
+            |x| backward(x, dims, self.kernel, self.stride),
+            |x| backward(x, dims, self.kernel, self.stride),
+        )?;
         Ok((out, Shape::from(self.input_dims.clone())))
     }
 }
