@@ -191,3 +191,30 @@ pub fn tensors_of(
         .map(|(name, var)| Ok((format!("{prefix}{name}"), var.as_tensor().to_dtype(dtype)?)))
         .collect()
 }
+
+/// Loads a model written by `tessera pretrain` (a `model.safetensors` or a training
+/// checkpoint) for inference in f32: reads the file, checks its `kind`, builds the model
+/// from the stored config with `build(config, trainable, target)` and fills both variable
+/// sets (`trainable.*`, `target.*`).
+pub fn load_model<C: DeserializeOwned, M>(
+    path: &Path,
+    kind: &str,
+    device: &Device,
+    build: impl FnOnce(C, candle_nn::VarBuilder, candle_nn::VarBuilder) -> candle_core::Result<M>,
+) -> Result<M, CheckpointError> {
+    let saved = load(path, kind, device)?;
+    let config: C = saved.config()?;
+    let (trainable, target) = (VarMap::new(), VarMap::new());
+    let model = build(
+        config,
+        candle_nn::VarBuilder::from_varmap(&trainable, DType::F32, device),
+        candle_nn::VarBuilder::from_varmap(&target, DType::F32, device),
+    )
+    .map_err(|e| CheckpointError::BadConfig {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    saved.restore(&trainable, "trainable.")?;
+    saved.restore(&target, "target.")?;
+    Ok(model)
+}

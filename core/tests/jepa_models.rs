@@ -18,7 +18,7 @@ use tessera_core::models::ema::{EmaSchedule, ema_pairs, ema_update};
 use tessera_core::models::{Encoder, PupuJepa, PupuJepaConfig, WavJepa, WavJepaConfig};
 use tessera_core::nn::{ConvFeatureEncoderConfig, TransformerConfig, seeded_normal_init};
 
-const PUPU_KIND: &str = "pupu-jepa";
+const PUPU_KIND: &str = PupuJepa::KIND;
 
 // ---------------------------------------------------------------------------------------
 // Tiny models and synthetic data
@@ -782,6 +782,12 @@ fn checkpoint_round_trip_reproduces_outputs_bit_for_bit() {
         b.model.embed(&audio).unwrap().iter().map(values).collect()
     };
     assert_eq!(embedded(&original), embedded(&restored));
+
+    // The inference loader builds the same model from the file alone.
+    let loaded = PupuJepa::load(&path, &Device::Cpu).unwrap();
+    assert_eq!(values(&loaded.predict(&mel, &masks, false).unwrap().latents), predicted(&original));
+    let wrong = tessera_core::models::WavJepa::load(&path, 1, &Device::Cpu).unwrap_err();
+    assert!(matches!(wrong, CheckpointError::WrongKind { .. }), "{wrong}");
 }
 
 #[test]

@@ -13,6 +13,7 @@ use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::{CheckpointError, load_model};
 use crate::dsp::mel::{LogMel, MelConfig};
 use crate::dsp::spectrogram::{DbReference, DbScaling};
 use crate::masking::{BatchMasks, MultiBlockConfig, TokenGrid};
@@ -161,6 +162,18 @@ pub struct PupuJepa {
 }
 
 impl PupuJepa {
+    /// The checkpoint kind of PupuJEPA files.
+    pub const KIND: &'static str = "pupu-jepa";
+
+    /// Loads a PupuJEPA written by `tessera pretrain` (e.g. the shipped
+    /// `assets/pupu-jepa-tiny/model-f16.safetensors`), in f32.
+    pub fn load(
+        path: &std::path::Path,
+        device: &Device,
+    ) -> std::result::Result<Self, CheckpointError> {
+        load_model(path, Self::KIND, device, Self::new)
+    }
+
     /// `trainable` holds the context encoder and predictor; `target` the EMA encoder under
     /// the same names as the context encoder (so EMA pairs match by name).
     pub fn new(config: PupuJepaConfig, trainable: VarBuilder, target: VarBuilder) -> Result<Self> {

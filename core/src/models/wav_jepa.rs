@@ -11,6 +11,7 @@ use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::{CheckpointError, load_model};
 use crate::masking::{BatchMasks, WavBlocksConfig};
 use crate::nn::{
     ConvFeatureEncoder, ConvFeatureEncoderConfig, LayerNorm, Linear, Transformer,
@@ -197,6 +198,25 @@ pub struct WavJepa {
 }
 
 impl WavJepa {
+    /// The checkpoint kind: `wav-jepa`, or `wav-jepa-nat` for two ears.
+    pub fn kind(ears: usize) -> &'static str {
+        if ears == 2 {
+            "wav-jepa-nat"
+        } else {
+            "wav-jepa"
+        }
+    }
+
+    /// Loads a WavJEPA (`ears = 1`) or WavJEPA-Nat (`ears = 2`) written by `tessera
+    /// pretrain`, in f32.
+    pub fn load(
+        path: &std::path::Path,
+        ears: usize,
+        device: &Device,
+    ) -> std::result::Result<Self, CheckpointError> {
+        load_model(path, Self::kind(ears), device, Self::new)
+    }
+
     /// `trainable`: context encoder and predictor; `target`: the EMA encoder, named like
     /// the context encoder.
     pub fn new(config: WavJepaConfig, trainable: VarBuilder, target: VarBuilder) -> Result<Self> {

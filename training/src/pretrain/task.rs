@@ -23,9 +23,9 @@ impl ModelKind {
     /// The checkpoint kind string.
     pub fn name(self) -> &'static str {
         match self {
-            Self::PupuJepa => "pupu-jepa",
-            Self::WavJepa => "wav-jepa",
-            Self::WavJepaNat => "wav-jepa-nat",
+            Self::PupuJepa => PupuJepa::KIND,
+            Self::WavJepa => WavJepa::kind(1),
+            Self::WavJepaNat => WavJepa::kind(2),
         }
     }
 }
