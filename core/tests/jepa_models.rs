@@ -785,9 +785,15 @@ fn checkpoint_round_trip_reproduces_outputs_bit_for_bit() {
 
     // The inference loader builds the same model from the file alone.
     let loaded = PupuJepa::load(&path, &Device::Cpu).unwrap();
-    assert_eq!(values(&loaded.predict(&mel, &masks, false).unwrap().latents), predicted(&original));
+    assert_eq!(
+        values(&loaded.predict(&mel, &masks, false).unwrap().latents),
+        predicted(&original)
+    );
     let wrong = tessera_core::models::WavJepa::load(&path, 1, &Device::Cpu).unwrap_err();
-    assert!(matches!(wrong, CheckpointError::WrongKind { .. }), "{wrong}");
+    assert!(
+        matches!(wrong, CheckpointError::WrongKind { .. }),
+        "{wrong}"
+    );
 }
 
 #[test]

@@ -8,7 +8,9 @@ use tessera_core::dsp::resample::{ResampleQuality, resample};
 use tessera_core::models::{Encoder, PupuJepa};
 
 fn asset(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets")
+        .join(path)
 }
 
 /// The first `seconds` of the demo excerpt (real recorded music), mono at `rate`.
@@ -17,19 +19,22 @@ fn demo_audio(rate: u32, seconds: f32) -> Vec<f32> {
     let mono: Vec<f32> = (0..audio.channels[0].len())
         .map(|i| audio.channels.iter().map(|c| c[i]).sum::<f32>() / audio.channels.len() as f32)
         .collect();
-    let mut resampled = resample(&mono, audio.sample_rate, rate, ResampleQuality::default()).unwrap();
+    let mut resampled =
+        resample(&mono, audio.sample_rate, rate, ResampleQuality::default()).unwrap();
     resampled.truncate((seconds * rate as f32) as usize);
     resampled
 }
 
 #[test]
 fn pupu_jepa_tiny_embeds_music_with_spread_out_features() {
-    let model = PupuJepa::load(&asset("pupu-jepa-tiny/model-f16.safetensors"), &Device::Cpu).unwrap();
+    let model =
+        PupuJepa::load(&asset("pupu-jepa-tiny/model-f16.safetensors"), &Device::Cpu).unwrap();
     let config = model.config();
     let audio = demo_audio(model.sample_rate(), 6.0);
     let layers = model.embed(&audio).unwrap();
     assert_eq!(layers.len(), config.encoder.depth);
-    let column_seconds = (config.patch_time * config.mel.hop_length) as f32 / config.mel.sample_rate as f32;
+    let column_seconds =
+        (config.patch_time * config.mel.hop_length) as f32 / config.mel.sample_rate as f32;
     let expected_rows = (6.0 / column_seconds).ceil() as usize;
     let last = layers.last().unwrap();
     assert_eq!(last.dims(), [expected_rows, config.encoder.dim]);
@@ -37,19 +42,52 @@ fn pupu_jepa_tiny_embeds_music_with_spread_out_features() {
     assert!(values.iter().all(|v| v.is_finite()));
     // A collapsed encoder maps every frame to (nearly) the same vector: check that the
     // features vary over time by a fair share of their overall scale.
-    let spread = last.var(0).unwrap().sqrt().unwrap().mean_all().unwrap().to_scalar::<f32>().unwrap();
-    let scale = last.abs().unwrap().mean_all().unwrap().to_scalar::<f32>().unwrap();
-    assert!(spread > 0.05 * scale, "per-dimension std over time {spread} against mean |x| {scale}");
+    let spread = last
+        .var(0)
+        .unwrap()
+        .sqrt()
+        .unwrap()
+        .mean_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    let scale = last
+        .abs()
+        .unwrap()
+        .mean_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(
+        spread > 0.05 * scale,
+        "per-dimension std over time {spread} against mean |x| {scale}"
+    );
 }
 
 #[test]
 fn pupu_jepa_tiny_attention_map_covers_the_grid() {
-    let model = PupuJepa::load(&asset("pupu-jepa-tiny/model-f16.safetensors"), &Device::Cpu).unwrap();
+    let model =
+        PupuJepa::load(&asset("pupu-jepa-tiny/model-f16.safetensors"), &Device::Cpu).unwrap();
     let audio = demo_audio(model.sample_rate(), 3.0);
-    let mel: Tensor = model.clip_input(&audio, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    let mel: Tensor = model
+        .clip_input(&audio, &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
     let grid = model.config().grid();
     let maps = model.region_attention(&mel, 2..4, 5..8).unwrap();
-    let per_map = maps.flatten_from(2).unwrap().sum(2).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    assert!(per_map.iter().all(|s| (s - 1.0).abs() < 1e-3), "{per_map:?}");
+    let per_map = maps
+        .flatten_from(2)
+        .unwrap()
+        .sum(2)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert!(
+        per_map.iter().all(|s| (s - 1.0).abs() < 1e-3),
+        "{per_map:?}"
+    );
     assert_eq!(maps.dims()[2..], [grid.freq, grid.time]);
 }
