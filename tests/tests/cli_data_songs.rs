@@ -8,9 +8,8 @@ use std::sync::Arc;
 
 use tessera_core::audio::AudioBuffer;
 use tessera_core::audio::decode::decode_file;
-use tessera_core::dsp::stft::{Stft, StftConfig};
 use tessera_tests::{ScratchDir, tessera};
-use tessera_train::data::songs::theory::{KRUMHANSL_MAJOR, KRUMHANSL_MINOR, Mode};
+use tessera_train::data::songs::key_finding::{chroma, estimate_key};
 use tessera_train::data::songs::{
     SAMPLE_RATE, SongPlan, SongStream, Stem, compose, render_song, song_rng,
 };
@@ -100,6 +99,7 @@ fn stems_sum_to_the_mixture_and_the_same_seed_gives_the_same_bytes() {
             "parts",
             "mix",
             "sections",
+            "singer",
         ] {
             assert!(json.get(field).is_some(), "song.json lacks {field}");
         }
@@ -176,57 +176,6 @@ fn every_part_lies_in_the_song_on_its_channel_and_programs() {
     }
 }
 
-/// 12-bin chroma of `audio` (mono sum) from STFT magnitudes between 65 Hz and 2 kHz.
-fn chroma(audio: &AudioBuffer) -> [f64; 12] {
-    let mono: Vec<f32> = (0..audio.channels[0].len())
-        .map(|i| audio.channels[0][i] + audio.channels[1][i])
-        .collect();
-    let n_fft = 8192;
-    let spectrum = Stft::new(StftConfig::new(n_fft, 4096))
-        .unwrap()
-        .forward(&mono)
-        .unwrap();
-    let mut chroma = [0f64; 12];
-    for (bin, row) in spectrum.outer_iter().enumerate() {
-        let hz = bin as f64 * SAMPLE_RATE as f64 / n_fft as f64;
-        if !(65.0..2000.0).contains(&hz) {
-            continue;
-        }
-        let pc = ((12.0 * (hz / 440.0).log2() + 69.0).round() as i64).rem_euclid(12) as usize;
-        chroma[pc] += row.iter().map(|c| c.norm() as f64).sum::<f64>();
-    }
-    chroma
-}
-
-fn correlation(a: &[f64; 12], b: &[f64; 12]) -> f64 {
-    let (ma, mb) = (a.iter().sum::<f64>() / 12.0, b.iter().sum::<f64>() / 12.0);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let (va, vb): (f64, f64) = (
-        a.iter().map(|x| (x - ma).powi(2)).sum(),
-        b.iter().map(|y| (y - mb).powi(2)).sum(),
-    );
-    cov / (va * vb).sqrt()
-}
-
-/// The (tonic, mode) whose rotated Krumhansl profile correlates best with `chroma`.
-fn best_key(chroma: &[f64; 12]) -> (u8, Mode) {
-    let mut best = (0, Mode::Major, f64::MIN);
-    for tonic in 0..12u8 {
-        for (mode, profile) in [
-            (Mode::Major, KRUMHANSL_MAJOR),
-            (Mode::Minor, KRUMHANSL_MINOR),
-        ] {
-            let rotated: [f64; 12] =
-                std::array::from_fn(|pc| profile[(pc + 12 - tonic as usize) % 12]);
-            let r = correlation(chroma, &rotated);
-            if r > best.2 {
-                best = (tonic, mode, r);
-            }
-        }
-    }
-    (best.0, best.1)
-}
-
 #[test]
 fn the_chroma_of_rendered_songs_agrees_with_their_key_labels() {
     let sound_font = load_soundfont(Path::new(TEST_SOUNDFONT))
@@ -238,11 +187,16 @@ fn the_chroma_of_rendered_songs_agrees_with_their_key_labels() {
     for stream in 0..songs {
         let plan = plan(3, stream, 12.0);
         let song = render_song(&plan, &sound_font).unwrap();
-        let found = best_key(&chroma(&song.mixture));
-        if found == (plan.key.tonic, plan.key.mode) {
+        let mono: Vec<f32> = song.mixture.channels[0]
+            .iter()
+            .zip(&song.mixture.channels[1])
+            .map(|(l, r)| l + r)
+            .collect();
+        let found = estimate_key(&chroma(&mono, SAMPLE_RATE).unwrap());
+        if found == plan.key {
             agree += 1;
         } else {
-            misses.push(format!("{} heard as {found:?}", plan.key_name));
+            misses.push(format!("{} heard as {}", plan.key_name, found.name()));
         }
     }
     eprintln!("{agree}/{songs} key labels agree with the chroma; misses: {misses:?}");

@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's own build tasks.
 //!
 //! - `test`   — install what the build needs, then fmt check, clippy, and the whole test suite
+//! - `data-packages` — install the large Debian data packages (FluidR3 SoundFont, game music)
 //! - `demo`   — the main job on the embedded defaults (see `demo.rs`)
 //! - `bundle` — CLAP/VST3 bundles through nice-plug-xtask
 
@@ -13,7 +14,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <test | demo [AUDIO] | bundle <package> [--release]>";
+const USAGE: &str =
+    "usage: cargo xtask <test | data-packages | demo [AUDIO] | bundle <package> [--release]>";
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -21,6 +23,7 @@ fn main() -> Result<()> {
     let rest: Vec<String> = args.collect();
     match command.as_str() {
         "test" => test::run(),
+        "data-packages" => setup::ensure_data_packages(),
         "demo" => demo::run(rest.first().map(PathBuf::from)),
         // nice-plug-xtask parses its own arguments (package names, --release, --target ...).
         "bundle" | "bundle-universal" => nice_plug_xtask::main_with_args(

@@ -1,6 +1,8 @@
 //! Makes a fresh machine ready: the Debian packages and rustup components the build and the
-//! tests need. Everything is checked first, so a ready machine costs nothing.
+//! tests need, and on request the large data packages. Everything is checked first, so a
+//! ready machine costs nothing.
 
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use anyhow::{Result, bail};
@@ -8,8 +10,16 @@ use anyhow::{Result, bail};
 use crate::run_step;
 
 /// Debian packages the build and the test suite need beyond a bare Rust toolchain with gcc:
-/// the small General MIDI SoundFont the data engine's tests render with.
-const DEBIAN_PACKAGES: &[&str] = &["timgm6mb-soundfont"];
+/// the small General MIDI SoundFont the data engine's tests render with, and espeak-ng,
+/// which sings the vocals of most generated songs.
+const DEBIAN_PACKAGES: &[&str] = &["timgm6mb-soundfont", "espeak-ng"];
+
+/// The large Debian packages behind the real-size data sets, installed only by
+/// `cargo xtask data-packages`: the 140 MB FluidR3 General MIDI SoundFont (the default of
+/// `tessera data songs|notes|keys`) and two games' music (Ogg Vorbis, UFO:AI's inside .pk3
+/// archives) for `tessera data crops` and `tessera data scenes`. (`warzone2100-music` is
+/// Opus, which the decoder does not read.)
+const DATA_PACKAGES: &[&str] = &["fluid-soundfont-gm", "wesnoth-1.16-music", "ufoai-music"];
 
 /// rustup components `cargo xtask test` runs.
 const RUSTUP_COMPONENTS: &[&str] = &["rustfmt", "clippy"];
@@ -18,6 +28,46 @@ const RUSTUP_COMPONENTS: &[&str] = &["rustfmt", "clippy"];
 pub fn ensure_test_prerequisites() -> Result<()> {
     ensure_debian_packages(DEBIAN_PACKAGES)?;
     ensure_rustup_components()
+}
+
+/// Installs whatever is missing of [`DATA_PACKAGES`] and prints the folder each one put
+/// its SoundFonts or music in, ready for `--soundfont`, `--data` or `--sources`.
+pub fn ensure_data_packages() -> Result<()> {
+    ensure_debian_packages(DATA_PACKAGES)?;
+    println!("\nData packages ready:");
+    for package in DATA_PACKAGES {
+        match data_folder(package) {
+            Some(folder) => println!("  {package}: {}", folder.display()),
+            None => println!("  {package}: installed (no audio files listed by dpkg)"),
+        }
+    }
+    Ok(())
+}
+
+/// The deepest folder holding every SoundFont, audio file or .pk3 archive `package`
+/// installed, from `dpkg-query -L`.
+fn data_folder(package: &str) -> Option<PathBuf> {
+    let out = Command::new("dpkg-query")
+        .args(["-L", package])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let data_files: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(PathBuf::from)
+        .filter(|path| {
+            path.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| ["sf2", "ogg", "pk3", "wav", "flac", "mp3"].contains(&e))
+        })
+        .collect();
+    let mut common = data_files.first()?.parent()?.to_path_buf();
+    for file in &data_files {
+        while !file.starts_with(&common) {
+            common = common.parent()?.to_path_buf();
+        }
+    }
+    Some(common)
 }
 
 fn ensure_debian_packages(packages: &[&str]) -> Result<()> {

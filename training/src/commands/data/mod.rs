@@ -1,6 +1,7 @@
 //! `tessera data ...`: make or inspect training and evaluation data.
 
 pub mod crops;
+pub mod keys;
 pub mod manifest;
 pub mod notes;
 pub mod scenes;
@@ -20,6 +21,8 @@ pub enum DataCommand {
     Songs(songs::SongsArgs),
     /// Render NSynth-like labelled single notes (pitch, program, family, SoundFont).
     Notes(notes::NotesArgs),
+    /// Render short song clips labelled with their key (24 classes) and tempo band.
+    Keys(keys::KeysArgs),
     /// Render naturalistic two-ear scenes: sources in simulated rooms plus noise at a set SNR.
     Scenes(scenes::ScenesArgs),
     /// Cut loudness-normalised training crops from folders of real recorded audio.
@@ -32,6 +35,7 @@ pub fn run(args: &DataArgs) -> anyhow::Result<()> {
     match &args.command {
         DataCommand::Songs(args) => songs::run(args),
         DataCommand::Notes(args) => notes::run(args),
+        DataCommand::Keys(args) => keys::run(args),
         DataCommand::Scenes(args) => scenes::run(args),
         DataCommand::Crops(args) => crops::run(args),
         DataCommand::Manifest(args) => manifest::run(args),

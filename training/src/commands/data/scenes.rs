@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
 use clap::Args;
@@ -154,6 +155,9 @@ pub fn run(args: &ScenesArgs) -> anyhow::Result<()> {
     let scene_samples = (args.seconds * f64::from(args.sample_rate)) as usize;
     let most_noises = config.diffuse_sources[1];
 
+    let started = Instant::now();
+    let (mut diffuse, mut audio_seconds) = (0, 0.0);
+    let mut snr_range = (f64::INFINITY, f64::NEG_INFINITY);
     let bar = progress::bar(args.count as u64, "scenes");
     for index in 0..args.count {
         let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
@@ -177,6 +181,9 @@ pub fn run(args: &ScenesArgs) -> anyhow::Result<()> {
                 )
             })?;
 
+        diffuse += usize::from(scene.diffuse);
+        audio_seconds += scene.samples as f64 / f64::from(scene.sample_rate);
+        snr_range = (snr_range.0.min(scene.snr_db), snr_range.1.max(scene.snr_db));
         let stem = args.out.join(format!("scene_{index:05}"));
         let wav = stem.with_extension("wav");
         let audio = AudioBuffer {
@@ -200,6 +207,18 @@ pub fn run(args: &ScenesArgs) -> anyhow::Result<()> {
             .with_context(|| format!("could not write {}", json.display()))?;
         bar.inc(1);
     }
-    bar.finish();
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "{} two-ear scenes ({audio_seconds:.0} s of audio at {} Hz) in {}: {} with localised \
+         noise, {diffuse} diffuse, SNR {:.1}–{:.1} dB; {elapsed:.1} s, {:.1}× real time",
+        args.count,
+        args.sample_rate,
+        args.out.display(),
+        args.count - diffuse,
+        snr_range.0,
+        snr_range.1,
+        audio_seconds / elapsed.max(1e-9)
+    );
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! `tessera data songs`: compose and render multitrack songs, one folder per song with
 //! `mixture.wav`, `vocals.wav`, `drums.wav`, `bass.wav`, `other.wav` (44.1 kHz stereo float;
 //! the mixture is the sum of the stems) and `song.json` (key, tempo, chords, programs, every
-//! note of every part).
+//! note of every part, and who sings: espeak-ng with its voice and syllables, or the GM
+//! voice program).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

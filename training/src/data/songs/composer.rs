@@ -6,14 +6,15 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::parts::{bass, drums, other, vocals};
-use super::theory::{Chord, Key, Mode, progressions};
+use super::parts::vocals::{self, Singer};
+use super::parts::{bass, drums, other};
+use super::theory::{Chord, Key, Mode, cadential_progressions, progressions};
 
 /// Sample rate of every rendered song and crop.
 pub const SAMPLE_RATE: u32 = 44_100;
 
 /// The four stems a song is split into, in the order of `Stem::ALL`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Stem {
     /// The sung melody.
@@ -182,6 +183,21 @@ pub struct SongPlan {
     pub parts: Vec<Part>,
     /// Gain and pan of each stem, in `Stem::ALL` order.
     pub mix: Vec<StemMix>,
+    /// Who sings the vocals part: its GM program or espeak-ng (voice and syllables).
+    pub singer: Singer,
+}
+
+/// What a caller imposes on a composed song instead of letting the composer draw it, e.g. to
+/// balance labelled clips over keys and tempi.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Constraints {
+    /// The key, or `None` to draw it.
+    pub key: Option<Key>,
+    /// The tempo in bpm, or `None` to draw it (70–170).
+    pub tempo_bpm: Option<f64>,
+    /// Draw every section's progression from `theory::cadential_progressions`, which state
+    /// the key in any excerpt from a section's start (for key-labelled clips).
+    pub cadential: bool,
 }
 
 /// What the part generators see of the song: the key, meter, sections and harmony on the
@@ -234,22 +250,33 @@ pub fn song_rng(seed: u64, stream: u64) -> ChaCha8Rng {
 
 /// Composes a song of `seconds` seconds from `rng`.
 pub fn compose(rng: &mut impl Rng, seconds: f64) -> SongPlan {
-    let key = Key {
+    compose_with(rng, seconds, Constraints::default())
+}
+
+/// Composes a song of `seconds` seconds from `rng`, as `constraints` demand.
+pub fn compose_with(rng: &mut impl Rng, seconds: f64, constraints: Constraints) -> SongPlan {
+    let key = constraints.key.unwrap_or_else(|| Key {
         tonic: rng.random_range(0..12),
         mode: if rng.random_bool(0.5) {
             Mode::Major
         } else {
             Mode::Minor
         },
-    };
-    let tempo_bpm = rng.random_range(70.0..170.0f64).round();
+    });
+    let tempo_bpm = constraints
+        .tempo_bpm
+        .unwrap_or_else(|| rng.random_range(70.0..170.0f64).round());
     let beats_per_bar = if rng.random_bool(0.25) { 3 } else { 4 };
     let bar_seconds = beats_per_bar as f64 * 60.0 / tempo_bpm;
     let bars = (seconds / bar_seconds).ceil().max(1.0) as usize;
     let sections = sections(rng, bars, beats_per_bar);
 
     // One progression per section kind, so choruses repeat their chords.
-    let options = progressions(key.mode);
+    let options = if constraints.cadential {
+        cadential_progressions(key.mode)
+    } else {
+        progressions(key.mode)
+    };
     let mut kind_progressions: Vec<(SectionKind, &[usize], bool)> = Vec::new();
     let mut bar_chords = Vec::with_capacity(bars);
     // Slow harmonic rhythm (two bars per chord) at fast tempi.
@@ -325,7 +352,7 @@ pub fn compose(rng: &mut impl Rng, seconds: f64) -> SongPlan {
         timing_jitter,
     ));
 
-    let parts = parts
+    let parts: Vec<Part> = parts
         .into_iter()
         .map(|(stem, role, channel, program, notes, jitter)| Part {
             stem,
@@ -335,6 +362,12 @@ pub fn compose(rng: &mut impl Rng, seconds: f64) -> SongPlan {
             notes: humanise(rng, &notes, seconds_per_beat, seconds, jitter),
         })
         .collect();
+    let vocal_notes = parts
+        .iter()
+        .filter(|p| p.stem == Stem::Vocals)
+        .map(|p| p.notes.len())
+        .sum();
+    let singer = vocals::draw_singer(rng, vocal_notes);
     let mix = Stem::ALL
         .iter()
         .map(|&stem| StemMix {
@@ -353,6 +386,7 @@ pub fn compose(rng: &mut impl Rng, seconds: f64) -> SongPlan {
         chords,
         parts,
         mix,
+        singer,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Renders a song plan with rustysynth: one dry synthesizer per stem (no reverb or chorus:
-//! rooms are added later as augmentation), note events applied at their sample positions, then each stem's
-//! gain and pan, and the mixture as the exact sum of the stems.
+//! rooms are added later as augmentation), note events applied at their sample positions;
+//! vocals that espeak-ng sings come from `sung` instead. Then each stem's gain and pan, and
+//! the mixture as the exact sum of the stems.
 
 use std::sync::Arc;
 
@@ -9,6 +10,8 @@ use rustysynth::{SoundFont, Synthesizer, SynthesizerSettings};
 use tessera_core::audio::AudioBuffer;
 
 use super::composer::{Part, SAMPLE_RATE, SongPlan, Stem};
+use super::parts::vocals::Singer;
+use super::sung::render_sung;
 
 /// rustysynth's synthesis block: events take effect from the start of the next block, so
 /// onsets land within 64 samples (1.5 ms) of their time. Render windows start on a multiple
@@ -45,15 +48,44 @@ pub fn render_song(plan: &SongPlan, sound_font: &Arc<SoundFont>) -> anyhow::Resu
     render_window(plan, sound_font, 0, song_samples(plan))
 }
 
-/// Renders samples `start..start + len` of the song. Synthesis begins early enough that every
-/// note sounding at `start`, and every note released up to a second before it, is heard as in
-/// the whole song.
+/// Renders samples `start..start + len` of the song: all four stems and their sum.
 pub fn render_window(
     plan: &SongPlan,
     sound_font: &Arc<SoundFont>,
     start: usize,
     len: usize,
 ) -> anyhow::Result<RenderedSong> {
+    let rendered = render_stems(plan, sound_font, start, len, &Stem::ALL)?;
+    let mut mixture = vec![vec![0f32; len]; 2];
+    for stem in &rendered {
+        for (mix_channel, stem_channel) in mixture.iter_mut().zip(&stem.channels) {
+            mix_channel
+                .iter_mut()
+                .zip(stem_channel)
+                .for_each(|(m, s)| *m += s);
+        }
+    }
+    let stems: [AudioBuffer; 4] = rendered.try_into().expect("one buffer per stem");
+    Ok(RenderedSong {
+        stems,
+        mixture: AudioBuffer {
+            sample_rate: SAMPLE_RATE,
+            channels: mixture,
+        },
+    })
+}
+
+/// Renders samples `start..start + len` of the stems `stems` only (in that order, after
+/// their gain and pan), so callers that need some stems pay for those alone. Synthesis
+/// begins early enough that every note sounding at `start`, and every note released up to a
+/// second before it, is heard as in the whole song.
+pub fn render_stems(
+    plan: &SongPlan,
+    sound_font: &Arc<SoundFont>,
+    start: usize,
+    len: usize,
+    stems: &[Stem],
+) -> anyhow::Result<Vec<AudioBuffer>> {
     let sr = SAMPLE_RATE as f64;
     let window_start = start as f64 / sr;
     let earliest_active = plan
@@ -68,9 +100,19 @@ pub fn render_window(
     let from = ((earliest_active * sr).floor().max(0.0) as usize / BLOCK) * BLOCK;
     let from = from.min(start);
     let total = start + len - from;
-    let stems = Stem::ALL.map(|stem| render_stem(plan, sound_font, stem, from, total));
-    let mut rendered = Vec::with_capacity(4);
-    for (stem, result) in Stem::ALL.iter().zip(stems) {
+    let mut rendered = Vec::with_capacity(stems.len());
+    for &stem in stems {
+        let result = match (stem, &plan.singer) {
+            (Stem::Vocals, Singer::Espeak { voice, syllables }) => {
+                let part = plan.parts.iter().find(|p| p.stem == Stem::Vocals);
+                let mono = match part {
+                    Some(part) => render_sung(part, voice, syllables, from, total),
+                    None => Ok(vec![0.0; total]),
+                };
+                mono.map(|mono| [mono.clone(), mono])
+            }
+            _ => render_stem(plan, sound_font, stem, from, total),
+        };
         let [mut left, mut right] =
             result.with_context(|| format!("cannot render the {} stem", stem.name()))?;
         let mix = plan.mix[stem.index()];
@@ -90,23 +132,7 @@ pub fn render_window(
             channels: vec![left, right],
         });
     }
-    let mut mixture = vec![vec![0f32; len]; 2];
-    for stem in &rendered {
-        for (mix_channel, stem_channel) in mixture.iter_mut().zip(&stem.channels) {
-            mix_channel
-                .iter_mut()
-                .zip(stem_channel)
-                .for_each(|(m, s)| *m += s);
-        }
-    }
-    let stems: [AudioBuffer; 4] = rendered.try_into().expect("one buffer per stem");
-    Ok(RenderedSong {
-        stems,
-        mixture: AudioBuffer {
-            sample_rate: SAMPLE_RATE,
-            channels: mixture,
-        },
-    })
+    Ok(rendered)
 }
 
 /// A MIDI event at a sample position relative to the render start.

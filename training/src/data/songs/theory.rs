@@ -155,6 +155,19 @@ pub fn progressions(mode: Mode) -> &'static [&'static [usize]] {
     }
 }
 
+/// Progressions that state their key from their first bars on, for clips labelled with it:
+/// I–IV–V–I and I–IV–I–V (in minor i–iv–V–i and i–iv–i–V, the dominant major, so with the
+/// leading tone). The tonic comes first, the subdominant second, so an excerpt from the
+/// start holds the tonic triad and the fourth degree (which rules out the dominant key)
+/// after two chords and every scale degree after three; progressions with vi, iii or VII
+/// (the pop loops of [`progressions`]) point at the relative key in short excerpts.
+pub fn cadential_progressions(mode: Mode) -> &'static [&'static [usize]] {
+    // The same degrees in both modes; `Key::chord` makes the minor dominant major.
+    match mode {
+        Mode::Major | Mode::Minor => &[&[0, 3, 4, 0], &[0, 3, 0, 4]],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,13 +1,55 @@
 //! The vocal melody: two-bar phrases that land on chord tones on strong beats and move by
-//! scale steps in between, sung by a GM voice program (52 Choir Aahs, 53 Voice Oohs,
-//! 54 Synth Voice). Sung syllables (espeak-ng) replace the GM voices in a later step.
+//! scale steps in between, and who sings it: espeak-ng singing syllables (see
+//! `songs::espeak`) in `ESPEAK_SHARE` of the songs, a GM voice program (52 Choir Aahs,
+//! 53 Voice Oohs, 54 Synth Voice) in the rest.
 
 use rand::{Rng, RngExt};
+use serde::{Deserialize, Serialize};
 
 use crate::data::songs::composer::{BeatNote, GeneratedPart, Grid};
+use crate::data::songs::espeak::{SYLLABLES, VOICES};
 
-/// GM voice programs the melody is sung with.
+/// GM voice programs the melody is played with when no espeak-ng voice sings it.
 pub const PROGRAMS: std::ops::RangeInclusive<u8> = 52..=54;
+
+/// Share of songs whose melody espeak-ng sings; the rest use the GM voice program, so models
+/// hear both sung syllables and the choir/voice patches.
+pub const ESPEAK_SHARE: f64 = 0.6;
+
+/// Most distinct syllables one song sings.
+const MAX_VOCABULARY: usize = 4;
+
+/// Who sings a song's vocals part; `song.json` records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Singer {
+    /// The part's GM voice program, rendered by the SoundFont like the other parts.
+    GeneralMidi,
+    /// espeak-ng sings one syllable per note at the note's pitch (the part's program is not
+    /// played).
+    Espeak {
+        /// The espeak-ng voice, one of `espeak::VOICES`.
+        voice: String,
+        /// The syllable of each note of the vocals part, in note order.
+        syllables: Vec<String>,
+    },
+}
+
+/// Draws who sings a vocals part of `notes` notes: espeak-ng with probability
+/// [`ESPEAK_SHARE`], in one voice with a vocabulary of one to four syllables drawn per note.
+pub fn draw_singer(rng: &mut impl Rng, notes: usize) -> Singer {
+    if !rng.random_bool(ESPEAK_SHARE) {
+        return Singer::GeneralMidi;
+    }
+    let voice = VOICES[rng.random_range(0..VOICES.len())].to_owned();
+    let vocabulary: Vec<&str> = (0..rng.random_range(1..=MAX_VOCABULARY))
+        .map(|_| SYLLABLES[rng.random_range(0..SYLLABLES.len())])
+        .collect();
+    let syllables = (0..notes)
+        .map(|_| vocabulary[rng.random_range(0..vocabulary.len())].to_owned())
+        .collect();
+    Singer::Espeak { voice, syllables }
+}
 
 /// The vocal range, A3–G5.
 const LOWEST: u8 = 57;
