@@ -96,12 +96,23 @@ pub fn load(path: &Path, kind: &str, device: &Device) -> Result<Checkpoint, Chec
         path: path.to_path_buf(),
         source,
     })?;
+    load_bytes(&bytes, path, kind, device)
+}
+
+/// Reads a checkpoint held in memory (a model embedded in the binary); `path` names it in
+/// errors.
+pub fn load_bytes(
+    bytes: &[u8],
+    path: &Path,
+    kind: &str,
+    device: &Device,
+) -> Result<Checkpoint, CheckpointError> {
     let invalid = |reason: String| CheckpointError::Invalid {
         path: path.to_path_buf(),
         reason,
     };
     let (_, header) =
-        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| invalid(e.to_string()))?;
+        safetensors::SafeTensors::read_metadata(bytes).map_err(|e| invalid(e.to_string()))?;
     let mut metadata: BTreeMap<String, String> = header
         .metadata()
         .clone()
@@ -128,8 +139,8 @@ pub fn load(path: &Path, kind: &str, device: &Device) -> Result<Checkpoint, Chec
     }
     let config = metadata.remove("config").unwrap_or_default();
     metadata.remove("format");
-    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
-        .map_err(|e| invalid(e.to_string()))?;
+    let tensors =
+        candle_core::safetensors::load_buffer(bytes, device).map_err(|e| invalid(e.to_string()))?;
     Ok(Checkpoint {
         path: path.to_path_buf(),
         kind: found,
@@ -151,8 +162,21 @@ impl Checkpoint {
     /// Copies the tensors named `prefix + name` into every variable of `map`, converting to
     /// the variable's dtype. Every variable must be present with its exact shape.
     pub fn restore(&self, map: &VarMap, prefix: &str) -> Result<(), CheckpointError> {
+        self.restore_part(map, prefix, "").map(|_| ())
+    }
+
+    /// Like [`Self::restore`], for the variables whose names start with `part` only (a
+    /// pretrained piece of a larger model, e.g. a separator's `encoder.`); returns how many
+    /// variables were restored.
+    pub fn restore_part(
+        &self,
+        map: &VarMap,
+        prefix: &str,
+        part: &str,
+    ) -> Result<usize, CheckpointError> {
         let vars = map.data().lock().expect("VarMap lock poisoned");
-        for (name, var) in vars.iter() {
+        let mut restored = 0;
+        for (name, var) in vars.iter().filter(|(name, _)| name.starts_with(part)) {
             let key = format!("{prefix}{name}");
             let tensor = self
                 .tensors
@@ -174,8 +198,9 @@ impl Checkpoint {
                 path: self.path.clone(),
                 reason: e.to_string(),
             })?;
+            restored += 1;
         }
-        Ok(())
+        Ok(restored)
     }
 }
 
@@ -202,7 +227,15 @@ pub fn load_model<C: DeserializeOwned, M>(
     device: &Device,
     build: impl FnOnce(C, candle_nn::VarBuilder, candle_nn::VarBuilder) -> candle_core::Result<M>,
 ) -> Result<M, CheckpointError> {
-    let saved = load(path, kind, device)?;
+    build_model(&load(path, kind, device)?, device, build)
+}
+
+/// The model a read checkpoint holds, built and filled as [`load_model`] does.
+pub fn build_model<C: DeserializeOwned, M>(
+    saved: &Checkpoint,
+    device: &Device,
+    build: impl FnOnce(C, candle_nn::VarBuilder, candle_nn::VarBuilder) -> candle_core::Result<M>,
+) -> Result<M, CheckpointError> {
     let config: C = saved.config()?;
     let (trainable, target) = (VarMap::new(), VarMap::new());
     let model = build(
@@ -211,7 +244,7 @@ pub fn load_model<C: DeserializeOwned, M>(
         candle_nn::VarBuilder::from_varmap(&target, DType::F32, device),
     )
     .map_err(|e| CheckpointError::BadConfig {
-        path: path.to_path_buf(),
+        path: saved.path.clone(),
         reason: e.to_string(),
     })?;
     saved.restore(&trainable, "trainable.")?;

@@ -12,4 +12,5 @@ pub mod masking;
 pub mod models;
 pub mod nn;
 pub mod primitives;
+pub mod separation;
 pub mod tensor_file;

@@ -2,9 +2,16 @@
 
 mod gradcheck;
 
-use candle_core::{Module, Tensor};
+use candle_core::{DType, Module, Tensor, Var};
 use candle_nn::VarMap;
-use gradcheck::{max_relative_error, random_var, var_builder, weighted_sum};
+use gradcheck::{
+    max_relative_error, max_relative_error_everywhere, random_var, var_builder, weighted_sum,
+};
+use ndarray::Array2;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tessera_core::dsp::stft::{Complex32, Stft, StftConfig};
+use tessera_core::dsp::window::WindowKind;
 use tessera_core::nn::{
     Attention, ConvFeatureEncoder, ConvFeatureEncoderConfig, LayerNorm, Linear, PatchEmbed,
     Transformer, TransformerConfig, fused, instance_norm_time,
@@ -235,4 +242,273 @@ fn token_gather_gradient() {
         weighted_sum(&x.index_select(&index, 1)?, 24)
     });
     assert!(error < TOLERANCE, "relative error {error}");
+}
+
+/// `n_fft` 16, hop 4: 9 bins; 8 frames make a 28-sample signal (16 + 7·4 minus 2·8 padding).
+fn small_stft() -> StftConfig {
+    StftConfig::new(16, 4)
+}
+
+#[test]
+fn istft_gradient_matches_finite_differences_at_every_entry() {
+    let config = small_stft();
+    let x = random_var(&[2, 8, 9, 2], 25);
+    // 5 samples leave the last two frames out (librosa drops frames wholly past the end),
+    // 28 is the natural length, 35 zero-pads past the last frame.
+    for (length, seed) in [(5, 26), (28, 27), (35, 28)] {
+        let loss = || weighted_sum(&fused::istft(&x, &config, length)?, seed);
+        let error = max_relative_error_everywhere(std::slice::from_ref(&x), loss);
+        assert!(error < TOLERANCE, "length {length}: relative error {error}");
+        // The forward ignores the imaginary parts of DC and Nyquist, so not even rounding
+        // may leak a gradient into them; every other entry of a used frame has one.
+        let grads = loss().unwrap().backward().unwrap();
+        let grad = grads
+            .get(x.as_tensor())
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap();
+        let grad: Vec<Vec<Vec<Vec<f64>>>> = (0..2)
+            .map(|r| grad.get(r).unwrap().to_vec3().unwrap())
+            .collect();
+        // Frame t's nonzero window samples land on padded positions 4t+1 ..= 4t+15, the
+        // output on 8 .. 8+length: only frames overlapping it get a gradient.
+        let reaches_output = |t: usize| 4 * t + 1 < 8 + length && 4 * t + 15 >= 8;
+        for row in &grad {
+            for (t, frame) in row.iter().enumerate() {
+                for (k, bin) in frame.iter().enumerate() {
+                    let at = format!("length {length}, frame {t}, bin {k}");
+                    if reaches_output(t) {
+                        let edge = k == 0 || k == 8;
+                        assert_eq!(edge, bin[1] == 0.0, "{at}");
+                        assert_ne!(bin[0], 0.0, "{at}");
+                    } else {
+                        assert_eq!(bin, &[0.0, 0.0], "{at}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Row `row` of a `(rows, frames, bins, 2)` f32 tensor as `Stft::inverse` takes it,
+/// `[bins × frames]`.
+fn spectrum_of_row(spectrum: &Tensor, row: usize) -> Array2<Complex32> {
+    let (_, frames, bins, _) = spectrum.dims4().unwrap();
+    let values: Vec<f32> = spectrum
+        .get(row)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let bins_of_frames: Vec<Complex32> = values
+        .chunks_exact(2)
+        .map(|pair| Complex32::new(pair[0], pair[1]))
+        .collect();
+    Array2::from_shape_vec((frames, bins), bins_of_frames)
+        .unwrap()
+        .reversed_axes()
+}
+
+/// Largest absolute difference between `istft` (f32) and `Stft::inverse` over all rows of a
+/// random spectrum, relative to the largest output sample.
+fn istft_vs_stft_inverse(config: &StftConfig, rows: usize, frames: usize, length: usize) -> f32 {
+    let shape = [rows, frames, config.n_bins(), 2];
+    let spectrum = random_var(&shape, 29)
+        .as_tensor()
+        .to_dtype(DType::F32)
+        .unwrap();
+    let got = fused::istft(&spectrum, config, length).unwrap();
+    assert_eq!(got.dims(), &[rows, length]);
+    let stft = Stft::new(config.clone()).unwrap();
+    let (mut worst, mut peak) = (0f32, 0f32);
+    for row in 0..rows {
+        let expected = stft
+            .inverse(spectrum_of_row(&spectrum, row).view(), Some(length))
+            .unwrap();
+        let got: Vec<f32> = got.get(row).unwrap().to_vec1().unwrap();
+        for (g, e) in got.iter().zip(&expected) {
+            worst = worst.max((g - e).abs());
+            peak = peak.max(e.abs());
+        }
+    }
+    worst / peak
+}
+
+#[test]
+fn istft_equals_stft_inverse_on_random_spectra() {
+    let small = small_stft();
+    let shaped = StftConfig {
+        win_length: 12,
+        window: WindowKind::Hamming,
+        center: false,
+        ..small.clone()
+    };
+    let music = StftConfig::new(2048, 512);
+    // Cut inside the frames, natural length, zero-padded; then an uncentred short window;
+    // then the separator's configuration, cut and natural (16 frames: 9728 samples).
+    let cases = [
+        (&small, 8, 5),
+        (&small, 8, 28),
+        (&small, 8, 35),
+        (&shaped, 8, 40),
+        (&music, 16, 5000),
+        (&music, 16, 7680),
+    ];
+    for (config, frames, length) in cases {
+        let error = istft_vs_stft_inverse(config, 3, frames, length);
+        assert!(
+            error < 1e-6,
+            "{config:?}, length {length}: relative error {error}"
+        );
+    }
+}
+
+#[test]
+fn istft_of_an_stft_gives_the_signal_back() {
+    let mut rng = ChaCha8Rng::seed_from_u64(30);
+    let signal: Vec<f32> = (0..11_025).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let stft = Stft::new(StftConfig::new(2048, 512)).unwrap();
+    let spectrum = stft.forward(&signal).unwrap();
+    let (bins, frames) = spectrum.dim();
+    // Frame-major re/im pairs: the layout `istft` reads.
+    let values: Vec<f32> = spectrum
+        .t()
+        .iter()
+        .flat_map(|bin| [bin.re, bin.im])
+        .collect();
+    let tensor = Tensor::from_vec(values, (1, frames, bins, 2), &candle_core::Device::Cpu).unwrap();
+    let back: Vec<f32> = fused::istft(&tensor, stft.config(), signal.len())
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let worst = back
+        .iter()
+        .zip(&signal)
+        .map(|(b, s)| (b - s).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-5, "round trip off by {worst}");
+}
+
+#[test]
+fn istft_backward_in_f32_matches_f64() {
+    let config = StftConfig::new(64, 16);
+    let x64 = random_var(&[2, 6, 33, 2], 31);
+    let weights = random_var(&[2, 100], 32).as_tensor().clone();
+    let gradient = |dtype: DType| -> Vec<f64> {
+        let x = Var::from_tensor(&x64.as_tensor().to_dtype(dtype).unwrap()).unwrap();
+        let out = fused::istft(&x, &config, 100).unwrap();
+        let loss = (out * weights.to_dtype(dtype).unwrap())
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let grads = loss.backward().unwrap();
+        let grad = grads
+            .get(x.as_tensor())
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap();
+        grad.flatten_all().unwrap().to_vec1().unwrap()
+    };
+    let (single, double) = (gradient(DType::F32), gradient(DType::F64));
+    let peak = double.iter().fold(0f64, |m, g| m.max(g.abs()));
+    let worst = single
+        .iter()
+        .zip(&double)
+        .fold(0f64, |m, (s, d)| m.max((s - d).abs()));
+    assert!(
+        worst / peak < 1e-5,
+        "f32 gradient off by {worst} (peak {peak})"
+    );
+}
+
+#[test]
+fn istft_rejects_spectra_that_do_not_fit() {
+    let config = small_stft();
+    let device = candle_core::Device::Cpu;
+    let wrong_bins = Tensor::zeros((2, 8, 8, 2), DType::F32, &device).unwrap();
+    let error = fused::istft(&wrong_bins, &config, 28)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("a spectrum with 8 bins does not fit n_fft = 16, which has 9 bins"),
+        "{error}"
+    );
+    // Real and imaginary parts come as a trailing pair; separate real and imaginary
+    // tensors (or a stack of three) must be stacked on a last dimension of 2 first.
+    for dims in [&[2, 8, 9][..], &[2, 8, 9, 3]] {
+        let wrong_shape = Tensor::zeros(dims, DType::F32, &device).unwrap();
+        let error = fused::istft(&wrong_shape, &config, 28)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("expected a spectrum shaped (rows, frames, bins, 2)"),
+            "{error}"
+        );
+    }
+    let bad_config = StftConfig::new(16, 0);
+    let spectrum = Tensor::zeros((2, 8, 9, 2), DType::F32, &device).unwrap();
+    let error = fused::istft(&spectrum, &bad_config, 28)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("hop_length must be at least 1"), "{error}");
+}
+
+/// Largest absolute difference between two tensors.
+fn max_difference(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap()
+}
+
+#[test]
+fn bias_and_column_scale_gradients_and_values() {
+    let x = random_var(&[3, 4, 5], 30);
+    let p = random_var(&[5], 31);
+    let error = max_relative_error(&[x.clone(), p.clone()], || {
+        weighted_sum(&fused::scale_columns(&fused::add_bias(&x, &p)?, &p)?, 32)
+    });
+    assert!(error < TOLERANCE, "relative error {error}");
+    let fused_value = fused::scale_columns(&fused::add_bias(&x, &p).unwrap(), &p).unwrap();
+    let reference = x.broadcast_add(&p).unwrap().broadcast_mul(&p).unwrap();
+    assert!(max_difference(&fused_value, &reference) < 1e-12);
+}
+
+#[test]
+fn stem_masks_gradient_and_values() {
+    // (batch 2, frames 3, bins 4, channels 2, stems 3) logits; spectrum with 5 bins.
+    let logits = random_var(&[2, 3, 4, 2, 3], 33);
+    let spectrum = random_var(&[2, 2, 3, 5, 2], 34);
+    let error = max_relative_error(std::slice::from_ref(&logits), || {
+        weighted_sum(&fused::apply_stem_masks(&logits, &spectrum)?, 35)
+    });
+    assert!(error < TOLERANCE, "relative error {error}");
+    // The unfused formula: softmax over stems, Nyquist repeats the last bin's masks,
+    // (batch, stems, channels, frames, bins + 1, 1) × (batch, 1, channels, frames, bins + 1, 2).
+    let masks = candle_nn::ops::softmax(logits.as_tensor(), 4)
+        .unwrap()
+        .pad_with_same(2, 0, 1)
+        .unwrap()
+        .permute((0, 4, 3, 1, 2))
+        .unwrap()
+        .unsqueeze(5)
+        .unwrap();
+    let reference = masks
+        .broadcast_mul(&spectrum.as_tensor().unsqueeze(1).unwrap())
+        .unwrap();
+    let fused_value = fused::apply_stem_masks(logits.as_tensor(), spectrum.as_tensor()).unwrap();
+    assert_eq!(fused_value.dims(), reference.dims());
+    assert!(max_difference(&fused_value, &reference) < 1e-12);
+    let wrong = random_var(&[2, 2, 3, 4, 2], 36);
+    let message = fused::apply_stem_masks(logits.as_tensor(), wrong.as_tensor())
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("the logits need"), "{message}");
 }

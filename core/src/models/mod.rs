@@ -5,6 +5,7 @@ mod encoder;
 mod jepa_loss;
 mod predictor;
 pub mod pupu_jepa;
+pub mod separator;
 mod tokens;
 pub mod wav_jepa;
 
@@ -12,4 +13,5 @@ pub use encoder::Encoder;
 pub use jepa_loss::JepaLoss;
 pub use predictor::Prediction;
 pub use pupu_jepa::{PupuJepa, PupuJepaConfig};
+pub use separator::{Separator, SeparatorConfig};
 pub use wav_jepa::{WavJepa, WavJepaConfig};

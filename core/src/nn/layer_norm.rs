@@ -3,7 +3,7 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
-use super::fused::normalize_last_dim;
+use super::fused::{add_bias, normalize_last_dim, scale_columns};
 
 /// LayerNorm over the last dimension with learned scale and shift.
 #[derive(Debug, Clone)]
@@ -28,8 +28,7 @@ impl LayerNorm {
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        normalize_last_dim(x, self.eps)?
-            .broadcast_mul(&self.weight)?
-            .broadcast_add(&self.bias)
+        let normalized = normalize_last_dim(x, self.eps)?;
+        add_bias(&scale_columns(&normalized, &self.weight)?, &self.bias)
     }
 }

@@ -3,6 +3,8 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
+use super::fused;
+
 /// Standard deviation of the truncated-normal-like initialisation I-JEPA and ViT use.
 pub const INIT_STD: f64 = 0.02;
 
@@ -47,7 +49,7 @@ impl Module for Linear {
         let rows: usize = leading.iter().product();
         let flat = x.reshape((rows, input[0]))?.matmul(&self.weight.t()?)?;
         let flat = match &self.bias {
-            Some(bias) => flat.broadcast_add(bias)?,
+            Some(bias) => fused::add_bias(&flat, bias)?,
             None => flat,
         };
         let mut shape = leading.to_vec();

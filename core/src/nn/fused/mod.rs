@@ -4,14 +4,23 @@
 //! is a dozen elementwise passes and its `conv1d` backward is wrong on the CPU (DESIGN.md,
 //! "Candle on this CPU"). Each op here computes forward and backward in one pass over
 //! contiguous rows, for `f32` (training) and `f64` (finite-difference gradient checks).
+//! [`istft`] is here because candle has no inverse STFT to train through; [`add_bias`],
+//! [`scale_columns`] and [`apply_stem_masks`] because candle's broadcast backward reduces
+//! slowly.
 
+mod affine;
 mod gelu;
+mod istft;
 mod layer_norm;
 mod rows;
 mod softmax;
+mod stem_masks;
 mod unfold;
 
+pub use affine::{add_bias, scale_columns};
 pub use gelu::gelu;
+pub use istft::istft;
 pub use layer_norm::normalize_last_dim;
 pub use softmax::softmax_last_dim;
+pub use stem_masks::apply_stem_masks;
 pub use unfold::unfold_time;

@@ -31,6 +31,21 @@ pub fn contiguous<'a, T>(data: &'a [T], layout: &Layout, op: &str) -> Result<&'a
     }
 }
 
+/// Runs the `f32` or `f64` kernel on contiguous storage.
+pub fn map_storage(
+    storage: &CpuStorage,
+    layout: &Layout,
+    op: &str,
+    kernel32: impl Fn(&[f32]) -> Vec<f32>,
+    kernel64: impl Fn(&[f64]) -> Vec<f64>,
+) -> Result<CpuStorage> {
+    Ok(match storage {
+        CpuStorage::F32(d) => CpuStorage::F32(kernel32(contiguous(d, layout, op)?)),
+        CpuStorage::F64(d) => CpuStorage::F64(kernel64(contiguous(d, layout, op)?)),
+        _ => bail!("{op}: only f32 and f64 are supported"),
+    })
+}
+
 /// Rows smaller than this are batched into one rayon task, so tiny rows do not drown in
 /// scheduling overhead.
 const ELEMENTS_PER_TASK: usize = 16 * 1024;

@@ -6,7 +6,7 @@
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-use super::rows::{Float, contiguous};
+use super::rows::{Float, map_storage};
 
 /// `(batch, time, channels)` → `(batch, windows, kernel · channels)`, where window `w`
 /// holds frames `w·stride .. w·stride + kernel` laid out frame after frame.
@@ -73,21 +73,6 @@ fn backward<T: Float>(
             }
         });
     dx
-}
-
-/// Runs the `f32` or `f64` kernel on contiguous storage.
-fn map_storage(
-    storage: &CpuStorage,
-    layout: &Layout,
-    op: &str,
-    kernel32: impl Fn(&[f32]) -> Vec<f32>,
-    kernel64: impl Fn(&[f64]) -> Vec<f64>,
-) -> Result<CpuStorage> {
-    Ok(match storage {
-        CpuStorage::F32(d) => CpuStorage::F32(kernel32(contiguous(d, layout, op)?)),
-        CpuStorage::F64(d) => CpuStorage::F64(kernel64(contiguous(d, layout, op)?)),
-        _ => bail!("{op}: only f32 and f64 are supported"),
-    })
 }
 
 impl CustomOp1 for Unfold {
