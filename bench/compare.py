@@ -7,6 +7,9 @@ markdown table BENCHMARKS.md holds. Usage, from the workspace root:
 
     python3 bench/compare.py                 # every benchmark
     python3 bench/compare.py stft logmel     # some of them
+    python3 bench/compare.py jepa_step       # JEPA training steps, candle vs PyTorch
+
+`sdr` also needs museval (`apt-get install ffmpeg && pip install museval`).
 
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed from the reference scripts' environment:
 they are set on some machines here as a workaround for old OpenBLAS builds and slow numpy.
@@ -38,6 +41,12 @@ BENCHES = {
         ("primitive_features_10s_stereo", "all six primitives + 48-dim patch features, 10 s 44.1 kHz stereo", 10,
          []),
     ]),
+    "sdr": ("sdr", "bench/sdr_reference.py", [
+        ("bss_eval_v4_30s_4src_stereo", "BSS Eval v4 (1-s windows, 512 taps), 4 stereo sources, 30 s", 30,
+         [("museval", "museval_30s_s")]),
+        ("bss_eval_v4_180s_4src_stereo", "BSS Eval v4 (1-s windows, 512 taps), 4 stereo sources, 3-min song", 180,
+         [("museval", "museval_180s_s")]),
+    ]),
     "kmeans": ("kmeans", "bench/kmeans_reference.py", [
         ("kmeans_assign_100k_48_k256", "k-means assign, 100 000 × 48, k 256", None,
          [("scikit-learn", "sklearn_assign_s")]),
@@ -45,6 +54,19 @@ BENCHES = {
          [("scikit-learn", "sklearn_s")]),
         ("kmeans_minibatch_fit_100k_48_k256", "mini-batch k-means (batch 4096), 100 000 × 48, k 256", None,
          [("scikit-learn", "sklearn_minibatch_s")]),
+    ]),
+    # Batches of 16 clips: 16 × 2.56 s of log-mel (PupuJEPA), 16 × 2 s of waveform (WavJEPA).
+    "jepa_step": ("jepa_step", "bench/jepa_step_reference.py", [
+        (f"{model}_{part}", f"{title}, batch 16: {what}", seconds_per_batch, [("torch", f"{model}_{part}_s")])
+        for model, title, seconds_per_batch in [
+            ("pupu_jepa_tiny", "PupuJEPA-Tiny", 16 * 2.56),
+            ("wav_jepa_tiny", "WavJEPA-Tiny", 16 * 2.0),
+        ]
+        for part, what in [
+            ("forward", "loss forward"),
+            ("forward_backward", "forward + backward"),
+            ("train_step", "train step (forward, backward, AdamW, EMA)"),
+        ]
     ]),
 }
 

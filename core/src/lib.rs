@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod dsp;
 pub mod features_file;
 pub mod masking;
+pub mod metrics;
 pub mod models;
 pub mod nn;
 pub mod primitives;

@@ -1,0 +1,9 @@
+//! Evaluation metrics for separated sources.
+//!
+//! [`sdr`] is BSS Eval version 4 as museval computes it for SiSEC / MUSDB18 results, so the
+//! numbers Tessera reports can be put next to published ones.
+
+mod error;
+pub mod sdr;
+
+pub use error::MetricsError;
