@@ -1,5 +1,6 @@
 //! Helpers shared by Tessera's cross-crate integration tests (the tests live in `tests/`).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -57,4 +58,22 @@ pub fn tessera(args: &[&str]) -> anyhow::Result<()> {
         std::iter::once("tessera").chain(args.iter().copied()),
     )?;
     tessera_train::run(cli)
+}
+
+/// Every tensor of the `kind` checkpoint at `path`, flattened to f32, by name: what two runs
+/// are compared by (the files' bytes also hold metadata in no fixed order).
+pub fn checkpoint_tensors(path: &Path, kind: &str) -> HashMap<String, Vec<f32>> {
+    let loaded = tessera_core::checkpoint::load(path, kind, &candle_core::Device::Cpu).unwrap();
+    loaded
+        .tensors
+        .iter()
+        .map(|(name, t)| {
+            let values = t
+                .to_dtype(candle_core::DType::F32)
+                .and_then(|t| t.flatten_all())
+                .and_then(|t| t.to_vec1::<f32>())
+                .unwrap();
+            (name.clone(), values)
+        })
+        .collect()
 }

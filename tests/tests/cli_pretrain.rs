@@ -1,14 +1,11 @@
 //! `tessera pretrain` end to end on tiny models and a folder of synthetic tones: outputs,
 //! exact resumption after an interruption, and the errors for misuse.
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{Device, Tensor};
 use tessera_core::audio::AudioBuffer;
 use tessera_core::audio::encode::{WavSampleFormat, write_wav};
-use tessera_core::checkpoint;
-use tessera_tests::{ScratchDir, png_size, tessera};
+use tessera_tests::{ScratchDir, checkpoint_tensors, png_size, tessera};
 use tessera_train::pretrain::run::read_metrics;
 
 /// Tiny PupuJEPA: 32 mels × 32 frames in 8 × 8 patches (4 × 4 tokens).
@@ -91,20 +88,6 @@ fn pretrain(
     tessera(&args)
 }
 
-fn tensors(path: &Path, kind: &str) -> HashMap<String, Vec<f32>> {
-    let loaded = checkpoint::load(path, kind, &Device::Cpu).unwrap();
-    loaded
-        .tensors
-        .iter()
-        .map(|(name, t): (&String, &Tensor)| {
-            (
-                name.clone(),
-                t.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn pupu_jepa_run_writes_its_outputs_and_resumes_bit_identically() {
     let scratch = ScratchDir::new("pretrain-pupu");
@@ -154,8 +137,8 @@ fn pupu_jepa_run_writes_its_outputs_and_resumes_bit_identically() {
     ])
     .unwrap();
 
-    let a = tensors(&straight.join("checkpoint.safetensors"), "pupu-jepa");
-    let b = tensors(&split.join("checkpoint.safetensors"), "pupu-jepa");
+    let a = checkpoint_tensors(&straight.join("checkpoint.safetensors"), "pupu-jepa");
+    let b = checkpoint_tensors(&split.join("checkpoint.safetensors"), "pupu-jepa");
     assert_eq!(a.len(), b.len());
     for (name, values) in &a {
         assert_eq!(values, &b[name], "{name} differs after resuming");
@@ -184,7 +167,7 @@ fn wav_jepa_and_nat_runs_train() {
         let metrics = read_metrics(&out.join("metrics.csv")).unwrap();
         assert_eq!(metrics.len(), 3);
         assert!(metrics.iter().all(|r| r.loss.is_finite()));
-        let weights = tensors(&out.join("model.safetensors"), model);
+        let weights = checkpoint_tensors(&out.join("model.safetensors"), model);
         let ears = weights
             .keys()
             .filter(|k| {

@@ -5,8 +5,11 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::cluster::ClusterArgs;
 use crate::commands::data::DataArgs;
+use crate::commands::eval::EvalArgs;
 use crate::commands::features::FeaturesArgs;
+use crate::commands::finetune::FinetuneArgs;
 use crate::commands::pretrain::PretrainArgs;
+use crate::commands::separate::SeparateArgs;
 use crate::commands::spectrogram::SpectrogramArgs;
 
 /// Tessera: self-supervised music models, from data to the DAW.
@@ -29,4 +32,10 @@ pub enum Command {
     Cluster(ClusterArgs),
     /// Pretrain a self-supervised model (PupuJEPA, WavJEPA, WavJEPA-Nat) on folders of audio.
     Pretrain(PretrainArgs),
+    /// Train a model on labelled data (the stem separator), optionally from a pretrained encoder.
+    Finetune(FinetuneArgs),
+    /// Split recordings into vocals, drums, bass and other stems.
+    Separate(SeparateArgs),
+    /// Evaluate a model (separation SDR against the oracle and a baseline).
+    Eval(EvalArgs),
 }

@@ -5,10 +5,12 @@
 pub mod cli;
 pub mod commands;
 pub mod data;
+pub mod evaluation;
 mod files;
 pub mod plot;
 pub mod pretrain;
 mod progress;
+pub mod separation;
 
 /// Runs one parsed command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
@@ -18,5 +20,8 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Data(args) => commands::data::run(&args),
         cli::Command::Features(args) => commands::features::run(&args),
         cli::Command::Pretrain(args) => commands::pretrain::run(&args),
+        cli::Command::Finetune(args) => commands::finetune::run(&args),
+        cli::Command::Separate(args) => commands::separate::run(&args),
+        cli::Command::Eval(args) => commands::eval::run(&args),
     }
 }

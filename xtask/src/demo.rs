@@ -1,6 +1,6 @@
-//! `cargo xtask demo [AUDIO]`: the main job on the embedded defaults. At this stage that is
-//! the log-mel spectrogram of the bundled music excerpt (or of AUDIO), written as a PNG, with
-//! the clip's statistics printed.
+//! `cargo xtask demo [AUDIO]`: the main job on the embedded defaults. It separates the
+//! bundled music excerpt (or AUDIO) into vocals, drums, bass and other with the embedded
+//! default separator, and draws the input's log-mel spectrogram.
 
 use std::path::PathBuf;
 
@@ -14,28 +14,37 @@ const DEMO_CLIP: &str = "assets/demo/northerners-excerpt.ogg";
 /// Where the demo writes its outputs (git-ignored).
 const OUT_DIR: &str = "out/demo";
 
+/// `tessera ARGS` from a release build.
+fn tessera(args: &[&str]) -> Result<()> {
+    let mut full = vec![
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "tessera-train",
+        "--bin",
+        "tessera",
+        "--",
+    ];
+    full.extend(args);
+    run_step("cargo", &full)
+}
+
 pub fn run(input: Option<PathBuf>) -> Result<()> {
     let input = input.unwrap_or_else(|| workspace_root().join(DEMO_CLIP));
-    let figure = workspace_root().join(OUT_DIR).join("spectrogram.png");
-    let input = input.to_string_lossy();
-    let figure_arg = figure.to_string_lossy();
-    run_step(
-        "cargo",
-        &[
-            "run",
-            "--release",
-            "--quiet",
-            "-p",
-            "tessera-train",
-            "--bin",
-            "tessera",
-            "--",
-            "spectrogram",
-            &input,
-            "--out",
-            &figure_arg,
-        ],
-    )?;
-    println!("\nOpen {} to see it.", figure.display());
+    let out = workspace_root().join(OUT_DIR);
+    let figure = out.join("spectrogram.png");
+    let (input, out_arg, figure_arg) = (
+        input.to_string_lossy(),
+        out.to_string_lossy(),
+        figure.to_string_lossy(),
+    );
+    tessera(&["separate", &input, "--out", &out_arg])?;
+    tessera(&["spectrogram", &input, "--out", &figure_arg])?;
+    println!(
+        "\nListen to the stems in {} and open {} to see the input.",
+        out.display(),
+        figure.display()
+    );
     Ok(())
 }

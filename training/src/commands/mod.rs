@@ -2,6 +2,9 @@
 
 pub mod cluster;
 pub mod data;
+pub mod eval;
 pub mod features;
+pub mod finetune;
 pub mod pretrain;
+pub mod separate;
 pub mod spectrogram;

@@ -54,7 +54,7 @@ pub enum DeviceKind {
 }
 
 impl DeviceKind {
-    fn open(self) -> anyhow::Result<Device> {
+    pub fn open(self) -> anyhow::Result<Device> {
         let device = match self {
             Self::Cpu => return Ok(Device::Cpu),
             Self::Cuda => Device::new_cuda(0),

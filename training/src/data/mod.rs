@@ -1,6 +1,7 @@
 //! The data engine: everything the training and evaluation pipelines read, made or found
 //! here since no public data set can be downloaded (see the data issue).
 
+pub mod convolve;
 pub mod manifest;
 pub mod notes;
 pub mod real_audio;

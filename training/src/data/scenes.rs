@@ -12,9 +12,9 @@ use std::f64::consts::{FRAC_PI_2, TAU};
 
 use anyhow::{bail, ensure};
 use rand::{Rng, RngExt};
-use realfft::RealFftPlanner;
 use serde::{Deserialize, Serialize};
 
+use crate::data::convolve::convolve;
 use crate::data::room::{Head, ShoeboxRoom, binaural_rir, decay_length};
 
 /// The ranges scenes are drawn from; the defaults follow the WavJEPA paper where it gives
@@ -252,38 +252,6 @@ pub fn excerpt_with_fades(clip: &[f32], offset: usize, length: usize, fade: usiz
             clip[(offset + i) % clip.len()] * ramp
         })
         .collect()
-}
-
-/// The first `length` samples of `signal` convolved with each of `irs`, by FFT (the signal's
-/// spectrum is computed once for all responses).
-fn convolve(signal: &[f32], irs: &[Vec<f32>; 2], length: usize) -> [Vec<f32>; 2] {
-    let longest = irs.iter().map(Vec::len).max().unwrap_or(0);
-    let size = (signal.len() + longest).max(2).next_power_of_two();
-    let mut planner = RealFftPlanner::<f32>::new();
-    let forward = planner.plan_fft_forward(size);
-    let inverse = planner.plan_fft_inverse(size);
-    let spectrum_of = |samples: &[f32]| {
-        let mut input = vec![0.0f32; size];
-        input[..samples.len()].copy_from_slice(samples);
-        let mut spectrum = forward.make_output_vec();
-        forward
-            .process(&mut input, &mut spectrum)
-            .expect("buffers sized by the plan");
-        spectrum
-    };
-    let signal_spectrum = spectrum_of(signal);
-    std::array::from_fn(|ear| {
-        let mut spectrum = spectrum_of(&irs[ear]);
-        for (s, x) in spectrum.iter_mut().zip(&signal_spectrum) {
-            *s *= *x / size as f32;
-        }
-        let mut output = inverse.make_output_vec();
-        inverse
-            .process(&mut spectrum, &mut output)
-            .expect("buffers sized by the plan");
-        output.truncate(length);
-        output
-    })
 }
 
 /// Sum of squares over both channels.

@@ -111,6 +111,9 @@ impl AdamW {
             let Some(grad) = grads.get(p.var.as_tensor()) else {
                 candle_core::bail!("no gradient reached {}", p.name);
             };
+            // A gradient that still carries a graph would chain every step's graph onto the
+            // moments, keeping them all alive.
+            let grad = &grad.detach();
             p.first_moment = ((&p.first_moment * c.beta1)? + (grad * (1.0 - c.beta1))?)?;
             p.second_moment = ((&p.second_moment * c.beta2)? + (grad.sqr()? * (1.0 - c.beta2))?)?;
             let update = ((&p.first_moment / correction1)?

@@ -1,12 +1,14 @@
 //! Per-feature shift and scale over the last dimension (Linear's bias, LayerNorm's affine),
-//! with backward passes whose parameter gradients are column sums done as one matmul.
+//! with backward passes whose parameter gradients are column sums in one parallel pass.
 //!
 //! candle's own `broadcast_add`/`broadcast_mul` backward reduces the gradient over the
 //! broadcast rows with its generic strided reduction, measured 10× slower than a
 //! `ones · grad` matmul on 262 144 × 64 (a separator batch at its first block's
-//! resolution), which made those reductions a large share of a training step.
+//! resolution), which made those reductions a large share of a training step. The sums
+//! here are a plain blocked pass instead (a matmul's reduction order depends on threads).
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, bail};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, bail};
+use rayon::prelude::*;
 
 use super::rows::{Float, contiguous, map_rows};
 
@@ -21,13 +23,61 @@ pub fn scale_columns(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
         .apply_op2(&weight.contiguous()?, ScaleColumns)
 }
 
-/// Sum over all rows of a `(…, features)` tensor: `(features,)`, as `ones · grad`.
+/// Sum over all rows of a `(…, features)` tensor: `(features,)`. Rows are summed in
+/// fixed blocks, in parallel, and the block sums added in order, so the result does not
+/// depend on the thread count (a resumed run must repeat its updates bit for bit).
 fn column_sums(grad: &Tensor) -> Result<Tensor> {
     let features = grad.dim(candle_core::D::Minus1)?;
-    let rows = grad.elem_count() / features.max(1);
-    let ones = Tensor::ones((1, rows), grad.dtype(), grad.device())?;
-    ones.matmul(&grad.reshape((rows, features))?.contiguous()?)?
+    grad.contiguous()?
+        .apply_op1_no_bwd(&ColumnSums)?
         .reshape(features)
+}
+
+/// Rows per block of [`column_sums`].
+const ROWS_PER_BLOCK: usize = 4096;
+
+fn sum_columns<T: Float>(x: &[T], features: usize) -> Vec<T> {
+    let blocks: Vec<Vec<T>> = x
+        .par_chunks(ROWS_PER_BLOCK * features)
+        .map(|block| {
+            let mut sums = vec![T::zero(); features];
+            for row in block.chunks(features) {
+                for (s, &v) in sums.iter_mut().zip(row) {
+                    *s += v;
+                }
+            }
+            sums
+        })
+        .collect();
+    let mut total = vec![T::zero(); features];
+    for block in blocks {
+        for (t, v) in total.iter_mut().zip(block) {
+            *t += v;
+        }
+    }
+    total
+}
+
+struct ColumnSums;
+
+impl CustomOp1 for ColumnSums {
+    fn name(&self) -> &'static str {
+        "column-sums"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let features = *layout.dims().last().unwrap_or(&1);
+        let out = match storage {
+            CpuStorage::F32(d) => {
+                CpuStorage::F32(sum_columns(contiguous(d, layout, self.name())?, features))
+            }
+            CpuStorage::F64(d) => {
+                CpuStorage::F64(sum_columns(contiguous(d, layout, self.name())?, features))
+            }
+            _ => bail!("{}: only f32 and f64 are supported", self.name()),
+        };
+        Ok((out, Shape::from_dims(&[features])))
+    }
 }
 
 /// Applies `combine(x, parameter)` elementwise, the parameter indexed by feature.

@@ -1,0 +1,4 @@
+//! Evaluation of trained models against references and anchors (`tessera eval`).
+
+pub mod anchors;
+pub mod separation;
