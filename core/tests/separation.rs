@@ -1,42 +1,21 @@
 //! The streaming separator: block-size independence, constant latency, mixture
 //! consistency at any sample rate and channel count.
 
+mod tiny_separator;
+
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tessera_core::audio::AudioBuffer;
-use tessera_core::models::separator::StageConfig;
-use tessera_core::models::{Separator, SeparatorConfig};
-use tessera_core::nn::{TransformerConfig, seeded_normal_init};
+
+use tessera_core::models::Separator;
+use tessera_core::nn::seeded_normal_init;
 use tessera_core::separation::{StemBlock, StreamingSeparator, separate_audio};
 
-/// A tiny separator (56-sample chunks at 8 kHz) with random weights.
+/// The tiny separator with random weights, scaled up so every stem gets a share.
 fn tiny_separator() -> StreamingSeparator {
-    let config = SeparatorConfig {
-        sample_rate: 8000,
-        n_fft: 32,
-        hop: 8,
-        chunk_frames: 8,
-        stages: vec![
-            StageConfig {
-                time: 2,
-                freq: 2,
-                channels: 8,
-            },
-            StageConfig {
-                time: 2,
-                freq: 2,
-                channels: 8,
-            },
-        ],
-        bottleneck: TransformerConfig {
-            dim: 8,
-            depth: 1,
-            heads: 2,
-            mlp_ratio: 2,
-        },
-    };
+    let config = tiny_separator::config();
     let map = VarMap::new();
     let model = Separator::new(
         config,

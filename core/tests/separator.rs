@@ -2,6 +2,7 @@
 //! finite differences, config checks and loading from a checkpoint.
 
 mod gradcheck;
+mod tiny_separator;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,38 +12,9 @@ use gradcheck::{max_relative_error, var_builder};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tessera_core::checkpoint::{self, tensors_of};
-use tessera_core::models::separator::{CHANNELS, STEMS, StageConfig, l1_loss};
+use tessera_core::models::separator::{CHANNELS, STEMS, l1_loss};
 use tessera_core::models::{Separator, SeparatorConfig};
-use tessera_core::nn::{TransformerConfig, seeded_normal_init};
-
-/// A separator small enough for f64 finite differences: 32-point STFT, 8-frame chunks,
-/// two blocks down to 2 × 4 tokens.
-fn tiny_config() -> SeparatorConfig {
-    SeparatorConfig {
-        sample_rate: 8000,
-        n_fft: 32,
-        hop: 8,
-        chunk_frames: 8,
-        stages: vec![
-            StageConfig {
-                time: 2,
-                freq: 2,
-                channels: 8,
-            },
-            StageConfig {
-                time: 2,
-                freq: 2,
-                channels: 8,
-            },
-        ],
-        bottleneck: TransformerConfig {
-            dim: 8,
-            depth: 1,
-            heads: 2,
-            mlp_ratio: 2,
-        },
-    }
-}
+use tessera_core::nn::seeded_normal_init;
 
 fn random_chunks(config: &SeparatorConfig, count: usize, seed: u64) -> Vec<[Vec<f32>; CHANNELS]> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -80,11 +52,11 @@ fn the_tiny_and_paper_configs_tile_as_the_paper_says() {
 
 #[test]
 fn configs_that_do_not_fit_are_refused_with_the_reason() {
-    let mut odd = tiny_config();
+    let mut odd = tiny_separator::config();
     odd.chunk_frames = 6;
     let message = odd.validate().unwrap_err().to_string();
     assert!(message.contains("do not tile"), "{message}");
-    let mut narrow = tiny_config();
+    let mut narrow = tiny_separator::config();
     narrow.bottleneck.dim = 12;
     let message = narrow.validate().unwrap_err().to_string();
     assert!(message.contains("bottleneck"), "{message}");
@@ -92,7 +64,7 @@ fn configs_that_do_not_fit_are_refused_with_the_reason() {
 
 #[test]
 fn the_stems_sum_to_the_mixture() {
-    let config = tiny_config();
+    let config = tiny_separator::config();
     let (_, model) = built(config.clone(), DType::F32, 1);
     let chunks = random_chunks(&config, 2, 2);
     let batch = model.spectra(&chunks, &Device::Cpu).unwrap();
@@ -122,7 +94,7 @@ fn the_stems_sum_to_the_mixture() {
 
 #[test]
 fn every_parameter_gets_the_finite_difference_gradient_of_the_l1_loss() {
-    let config = tiny_config();
+    let config = tiny_separator::config();
     let (map, vb) = var_builder();
     let model = Separator::new(config.clone(), vb).unwrap();
     seeded_normal_init(&map, 3).unwrap();
@@ -155,7 +127,7 @@ fn every_parameter_gets_the_finite_difference_gradient_of_the_l1_loss() {
 
 #[test]
 fn a_saved_separator_loads_and_separates_identically() {
-    let config = tiny_config();
+    let config = tiny_separator::config();
     let (map, model) = built(config.clone(), DType::F32, 6);
     let dir = std::env::temp_dir().join(format!("tessera-separator-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

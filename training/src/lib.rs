@@ -7,6 +7,7 @@ pub mod commands;
 pub mod data;
 pub mod evaluation;
 mod files;
+mod metrics_csv;
 pub mod plot;
 pub mod pretrain;
 mod progress;

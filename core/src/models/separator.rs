@@ -42,6 +42,17 @@ pub struct StageConfig {
     pub channels: usize,
 }
 
+impl StageConfig {
+    /// A block merging `time × freq` positions into `channels` channels.
+    pub const fn new(time: usize, freq: usize, channels: usize) -> Self {
+        Self {
+            time,
+            freq,
+            channels,
+        }
+    }
+}
+
 /// Everything that defines a separator; read from TOML, stored in checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -67,21 +78,16 @@ impl Default for SeparatorConfig {
     /// bottleneck of 4 blocks. The first block merges 4 × 8 bins at once: every operation
     /// at finer resolution is memory-bound on the CPU and cost more than the rest together.
     fn default() -> Self {
-        let stage = |time, freq, channels| StageConfig {
-            time,
-            freq,
-            channels,
-        };
         Self {
             sample_rate: 44_100,
             n_fft: 2048,
             hop: 512,
             chunk_frames: 256,
             stages: vec![
-                stage(4, 8, 48),
-                stage(2, 2, 96),
-                stage(2, 2, 144),
-                stage(2, 2, 192),
+                StageConfig::new(4, 8, 48),
+                StageConfig::new(2, 2, 96),
+                StageConfig::new(2, 2, 144),
+                StageConfig::new(2, 2, 192),
             ],
             bottleneck: TransformerConfig {
                 dim: 192,
@@ -97,23 +103,18 @@ impl SeparatorConfig {
     /// The paper's configuration: STFT 2048/441 at 44.1 kHz, 320-frame chunks, six blocks
     /// (P_t = 32, P_f = 64, C_b = 384), a bottleneck of N = 12 blocks, 8 heads, h = 384.
     pub fn paper() -> Self {
-        let stage = |time, freq, channels| StageConfig {
-            time,
-            freq,
-            channels,
-        };
         Self {
             sample_rate: 44_100,
             n_fft: 2048,
             hop: 441,
             chunk_frames: 320,
             stages: vec![
-                stage(2, 2, 32),
-                stage(2, 2, 64),
-                stage(2, 2, 128),
-                stage(2, 2, 256),
-                stage(2, 2, 384),
-                stage(1, 2, 384),
+                StageConfig::new(2, 2, 32),
+                StageConfig::new(2, 2, 64),
+                StageConfig::new(2, 2, 128),
+                StageConfig::new(2, 2, 256),
+                StageConfig::new(2, 2, 384),
+                StageConfig::new(1, 2, 384),
             ],
             bottleneck: TransformerConfig {
                 dim: 384,

@@ -19,6 +19,7 @@ use super::data::{ClipSource, ExampleKind, draw_example};
 use super::optim::AdamW;
 use super::task::{ModelKind, Task};
 use crate::files::write_atomic;
+use crate::metrics_csv::{MetricsRow, read_rows, write_rows};
 use crate::plot::{Curve, render_curves_png};
 use crate::progress;
 
@@ -219,7 +220,7 @@ pub fn pretrain(config: &RunConfig, options: &RunOptions) -> anyhow::Result<RunO
                 &tensors,
                 &extra,
             )?;
-            write_metrics(&out.join(METRICS_FILE), &metrics)?;
+            write_rows(&out.join(METRICS_FILE), &metrics)?;
             plot_metrics(config.kind.name(), &metrics, &out.join(PLOT_FILE))?;
             // Also when stderr is no terminal (the bar is hidden then): logs of long runs.
             let recent = &metrics[metrics.len().saturating_sub(train.checkpoint_every)..];
@@ -279,50 +280,35 @@ fn collapse_check(metrics: &[MetricRow], window: usize) -> Option<String> {
     })
 }
 
-const METRICS_HEADER: &str = "step,loss,learning_rate,momentum,target_std,seconds";
+impl MetricsRow for MetricRow {
+    const HEADER: &'static str = "step,loss,learning_rate,momentum,target_std,seconds";
 
-fn write_metrics(path: &Path, rows: &[MetricRow]) -> anyhow::Result<()> {
-    let mut text = String::from(METRICS_HEADER);
-    text.push('\n');
-    for r in rows {
-        text.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            r.step, r.loss, r.learning_rate, r.momentum, r.target_std, r.seconds
-        ));
+    fn values(&self) -> Vec<f64> {
+        vec![
+            self.step as f64,
+            self.loss,
+            self.learning_rate,
+            self.momentum,
+            self.target_std,
+            self.seconds,
+        ]
     }
-    write_atomic(path, text.as_bytes())
+
+    fn from_values(v: &[f64]) -> Self {
+        Self {
+            step: v[0] as usize,
+            loss: v[1],
+            learning_rate: v[2],
+            momentum: v[3],
+            target_std: v[4],
+            seconds: v[5],
+        }
+    }
 }
 
 /// Reads a metrics file written by this loop (for resuming).
 pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<MetricRow>> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
-        .skip(1)
-        .enumerate()
-        .map(|(i, line)| {
-            let fields: Vec<f64> = line
-                .split(',')
-                .map(str::parse)
-                .collect::<Result<_, _>>()
-                .ok()
-                .filter(|f: &Vec<f64>| f.len() == 6)
-                .with_context(|| {
-                    format!("{}: line {} is not a metrics row", path.display(), i + 2)
-                })?;
-            Ok(MetricRow {
-                step: fields[0] as usize,
-                loss: fields[1],
-                learning_rate: fields[2],
-                momentum: fields[3],
-                target_std: fields[4],
-                seconds: fields[5],
-            })
-        })
-        .collect()
+    read_rows(path)
 }
 
 fn plot_metrics(name: &str, rows: &[MetricRow], path: &Path) -> anyhow::Result<()> {

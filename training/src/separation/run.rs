@@ -21,6 +21,7 @@ use super::augment::{AugmentConfig, StemCrop, draw_example};
 use super::config::FinetuneConfig;
 use super::songs::{StemSong, find_song_folders, load_song, subset};
 use crate::files::write_atomic;
+use crate::metrics_csv::{MetricsRow, read_rows, write_rows};
 use crate::plot::{Curve, render_curves_png};
 use crate::pretrain::optim::AdamW;
 use crate::progress;
@@ -231,7 +232,7 @@ pub fn finetune(
                 &tensors,
                 &extra,
             )?;
-            write_metrics(&out.join(METRICS_FILE), &metrics)?;
+            write_rows(&out.join(METRICS_FILE), &metrics)?;
             plot_metrics(&metrics, &out.join(PLOT_FILE))?;
             let recent = &metrics[metrics.len().saturating_sub(train.checkpoint_every)..];
             let mean = |value: fn(&MetricRow) -> f64| {
@@ -350,50 +351,34 @@ fn validation_sdr(
     }))
 }
 
-const METRICS_HEADER: &str = "step,loss,learning_rate,seconds,valid_sdr_vocals,valid_sdr_drums,valid_sdr_bass,valid_sdr_other";
+impl MetricsRow for MetricRow {
+    const HEADER: &'static str = "step,loss,learning_rate,seconds,valid_sdr_vocals,valid_sdr_drums,valid_sdr_bass,valid_sdr_other";
 
-fn write_metrics(path: &Path, rows: &[MetricRow]) -> anyhow::Result<()> {
-    let mut text = String::from(METRICS_HEADER);
-    text.push('\n');
-    for r in rows {
-        let [v, d, b, o] = r.valid_sdr;
-        text.push_str(&format!(
-            "{},{},{},{},{v},{d},{b},{o}\n",
-            r.step, r.loss, r.learning_rate, r.seconds
-        ));
+    fn values(&self) -> Vec<f64> {
+        let mut values = vec![
+            self.step as f64,
+            self.loss,
+            self.learning_rate,
+            self.seconds,
+        ];
+        values.extend(self.valid_sdr);
+        values
     }
-    write_atomic(path, text.as_bytes())
+
+    fn from_values(v: &[f64]) -> Self {
+        Self {
+            step: v[0] as usize,
+            loss: v[1],
+            learning_rate: v[2],
+            seconds: v[3],
+            valid_sdr: [v[4], v[5], v[6], v[7]],
+        }
+    }
 }
 
 /// Reads a metrics file written by this loop (for resuming).
 pub fn read_metrics(path: &Path) -> anyhow::Result<Vec<MetricRow>> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
-        .skip(1)
-        .enumerate()
-        .map(|(i, line)| {
-            let fields: Vec<f64> = line
-                .split(',')
-                .map(str::parse)
-                .collect::<Result<_, _>>()
-                .ok()
-                .filter(|f: &Vec<f64>| f.len() == 8)
-                .with_context(|| {
-                    format!("{}: line {} is not a metrics row", path.display(), i + 2)
-                })?;
-            Ok(MetricRow {
-                step: fields[0] as usize,
-                loss: fields[1],
-                learning_rate: fields[2],
-                seconds: fields[3],
-                valid_sdr: [fields[4], fields[5], fields[6], fields[7]],
-            })
-        })
-        .collect()
+    read_rows(path)
 }
 
 fn plot_metrics(rows: &[MetricRow], path: &Path) -> anyhow::Result<()> {
