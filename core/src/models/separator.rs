@@ -418,9 +418,9 @@ impl Separator {
     ///
     /// The log-magnitudes are taken relative to the chunk's mean magnitude, so the network
     /// sees the same input at any playback gain.
-    pub fn spectra(
+    pub fn spectra<C: AsRef<[f32]>>(
         &self,
-        chunks: &[[Vec<f32>; CHANNELS]],
+        chunks: &[[C; CHANNELS]],
         device: &Device,
     ) -> Result<SpectraBatch> {
         let config = &self.config;
@@ -432,6 +432,7 @@ impl Separator {
         for chunk in chunks {
             let mut magnitude = Vec::with_capacity(per_chunk);
             for channel in chunk {
+                let channel = channel.as_ref();
                 if channel.len() != samples {
                     candle_core::bail!(
                         "separator chunks must be {samples} samples long, got {}",

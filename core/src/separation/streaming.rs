@@ -113,35 +113,44 @@ impl StreamingSeparator {
                 right.len()
             );
         }
-        let mut offset = 0;
-        while offset < left.len() {
-            let take = (self.chunk - self.filled).min(left.len() - offset);
-            for (channel, source) in self.input.iter_mut().zip([left, right]) {
-                let span = &source[offset..offset + take];
-                for (to, &from) in channel[self.filled..self.filled + take]
-                    .iter_mut()
-                    .zip(span)
-                {
+        let sources = [left, right];
+        self.feed(
+            left.len(),
+            |channel, offset, to| {
+                let from = &sources[channel][offset..offset + to.len()];
+                for (to, &from) in to.iter_mut().zip(from) {
                     *to = if from.is_finite() { from } else { 0.0 };
                 }
-            }
-            self.filled += take;
-            offset += take;
-            if self.filled == self.chunk {
-                self.process_chunk(&mut on_block)?;
-            }
-        }
-        Ok(())
+            },
+            &mut on_block,
+        )
     }
 
     /// Pushes silence until every sample pushed so far has come out, plus the latency.
     pub fn finish(&mut self, mut on_block: impl FnMut(StemBlock<'_>)) -> candle_core::Result<()> {
-        let silence = vec![0f32; self.hop];
-        let mut remaining = self.latency() + self.hop;
-        while remaining > 0 {
-            let n = remaining.min(self.hop);
-            self.push(&silence[..n], &silence[..n], &mut on_block)?;
-            remaining -= n;
+        let silence = self.latency() + self.hop;
+        self.feed(silence, |_, _, to| to.fill(0.0), &mut on_block)
+    }
+
+    /// Appends `len` samples per channel to the input chunk, `write(channel, offset, to)`
+    /// filling each span, and separates every chunk that fills up.
+    fn feed(
+        &mut self,
+        len: usize,
+        mut write: impl FnMut(usize, usize, &mut [f32]),
+        on_block: &mut impl FnMut(StemBlock<'_>),
+    ) -> candle_core::Result<()> {
+        let mut offset = 0;
+        while offset < len {
+            let take = (self.chunk - self.filled).min(len - offset);
+            for (c, channel) in self.input.iter_mut().enumerate() {
+                write(c, offset, &mut channel[self.filled..self.filled + take]);
+            }
+            self.filled += take;
+            offset += take;
+            if self.filled == self.chunk {
+                self.process_chunk(on_block)?;
+            }
         }
         Ok(())
     }
@@ -152,10 +161,8 @@ impl StreamingSeparator {
         &mut self,
         on_block: &mut impl FnMut(StemBlock<'_>),
     ) -> candle_core::Result<()> {
-        let chunk = [self.input[0].clone(), self.input[1].clone()];
-        let batch = self
-            .model
-            .spectra(std::slice::from_ref(&chunk), &self.device)?;
+        let chunk = [self.input[0].as_slice(), self.input[1].as_slice()];
+        let batch = self.model.spectra(&[chunk], &self.device)?;
         let separated = self.model.separate(&batch)?.squeeze(0)?.to_vec3::<f32>()?;
         for (accumulated, stem) in self.accumulator.iter_mut().zip(&separated) {
             for (acc, samples) in accumulated.iter_mut().zip(stem) {

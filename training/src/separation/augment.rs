@@ -7,7 +7,7 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 use tessera_core::models::separator::CHANNELS;
 
-use super::songs::StemSong;
+use super::songs::{StemSong, mix};
 use crate::data::convolve::convolve;
 
 /// How strongly examples are augmented.
@@ -127,12 +127,14 @@ fn place<'a>(songs: &'a [StemSong], samples: usize, rng: &mut impl Rng) -> (&'a 
 }
 
 fn mixture_rms(stems: &StemCrop) -> f32 {
-    let samples = stems[0][0].len();
-    let energy: f64 = (0..CHANNELS)
-        .flat_map(|c| (0..samples).map(move |i| (c, i)))
-        .map(|(c, i)| f64::from(stems.iter().map(|s| s[c][i]).sum::<f32>()).powi(2))
+    let mixture = mix(stems);
+    let samples = mixture.iter().map(Vec::len).sum::<usize>().max(1);
+    let energy: f64 = mixture
+        .iter()
+        .flatten()
+        .map(|&v| f64::from(v).powi(2))
         .sum();
-    (energy / (CHANNELS * samples).max(1) as f64).sqrt() as f32
+    (energy / samples as f64).sqrt() as f32
 }
 
 fn augment_stem(

@@ -19,7 +19,7 @@ use tessera_core::nn::seeded_normal_init;
 
 use super::augment::{AugmentConfig, StemCrop, draw_example};
 use super::config::FinetuneConfig;
-use super::songs::{StemSong, find_song_folders, load_song, subset};
+use super::songs::{StemSong, find_song_folders, load_song, mix, subset};
 use crate::files::write_atomic;
 use crate::metrics_csv::{MetricsRow, read_rows, write_rows};
 use crate::plot::{Curve, render_curves_png};
@@ -296,18 +296,7 @@ fn to_batch(
     examples: &[StemCrop],
     device: &Device,
 ) -> anyhow::Result<(SpectraBatch, Tensor)> {
-    let mixtures: Vec<[Vec<f32>; CHANNELS]> = examples
-        .iter()
-        .map(|stems| {
-            std::array::from_fn(|c| {
-                let mut mix = stems[0][c].clone();
-                for stem in &stems[1..] {
-                    mix.iter_mut().zip(&stem[c]).for_each(|(m, s)| *m += s);
-                }
-                mix
-            })
-        })
-        .collect();
+    let mixtures: Vec<[Vec<f32>; CHANNELS]> = examples.iter().map(mix).collect();
     let batch = model.spectra(&mixtures, device)?;
     let samples = batch.samples;
     let flat: Vec<f32> = examples

@@ -33,12 +33,19 @@ impl StemSong {
 
     /// The mixture: the sum of the stems.
     pub fn mixture(&self) -> [Vec<f32>; CHANNELS] {
-        std::array::from_fn(|c| {
-            (0..self.len())
-                .map(|i| self.stems.iter().map(|stem| stem[c][i]).sum())
-                .collect()
-        })
+        mix(&self.stems)
     }
+}
+
+/// The sum of four stereo stems of equal length.
+pub fn mix(stems: &[[Vec<f32>; CHANNELS]; 4]) -> [Vec<f32>; CHANNELS] {
+    std::array::from_fn(|c| {
+        let mut sum = stems[0][c].clone();
+        for stem in &stems[1..] {
+            sum.iter_mut().zip(&stem[c]).for_each(|(m, s)| *m += s);
+        }
+        sum
+    })
 }
 
 /// Every song folder under `roots` (a root may itself be a song folder), sorted by path so

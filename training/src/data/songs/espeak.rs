@@ -5,9 +5,12 @@
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use anyhow::{Context, bail, ensure};
+use tessera_core::audio::channels::to_mono;
+use tessera_core::audio::decode::decode_file;
 use tessera_core::dsp::resample::{ResampleQuality, resample};
 
 use super::composer::SAMPLE_RATE;
@@ -90,12 +93,32 @@ fn speak(voice: &str, syllable: &str) -> anyhow::Result<(u32, Vec<f32>)> {
     speak_with(ESPEAK, voice, syllable)
 }
 
-/// [`speak`] with the espeak-ng executable `program`.
+/// Makes the WAV file names of concurrent espeak-ng runs unique within this process.
+static RUN_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// [`speak`] with the espeak-ng executable `program`. espeak-ng writes a WAV file (its
+/// `--stdout` stream cannot seek back to fill in the header's sizes), read with the
+/// project's decoder and removed.
 fn speak_with(program: &str, voice: &str, syllable: &str) -> anyhow::Result<(u32, Vec<f32>)> {
     let ssml = format!("<speak><prosody range=\"0\">{syllable}</prosody></speak>");
+    let wav = std::env::temp_dir().join(format!(
+        "tessera-espeak-{}-{}.wav",
+        std::process::id(),
+        RUN_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
     let output = Command::new(program)
-        .args(["-v", voice, "-p", PITCH, "-s", WORDS_PER_MINUTE, "-z", "-m"])
-        .arg("--stdout")
+        .args([
+            "-v",
+            voice,
+            "-p",
+            PITCH,
+            "-s",
+            WORDS_PER_MINUTE,
+            "-z",
+            "-m",
+            "-w",
+        ])
+        .arg(&wav)
         .arg(&ssml)
         .output();
     let output = match output {
@@ -107,69 +130,28 @@ fn speak_with(program: &str, voice: &str, syllable: &str) -> anyhow::Result<(u32
         ),
         Err(error) => return Err(error).context("cannot run espeak-ng"),
     };
+    let decoded = decode_file(&wav);
+    // Best effort: a leftover temporary file is only clutter.
+    let _ = std::fs::remove_file(&wav);
     ensure!(
         output.status.success(),
         "espeak-ng -v {voice} failed ({}): {}",
         output.status,
         String::from_utf8_lossy(&output.stderr).trim()
     );
-    parse_wav(&output.stdout)
-        .with_context(|| format!("espeak-ng -v {voice} \"{syllable}\" wrote no usable WAV"))
-}
-
-/// Reads espeak-ng's `--stdout` WAV: 16-bit PCM mono whose RIFF and data sizes are
-/// placeholders (a stream cannot seek back), so the data runs to the end of the bytes.
-fn parse_wav(bytes: &[u8]) -> anyhow::Result<(u32, Vec<f32>)> {
+    let audio = decoded
+        .with_context(|| format!("espeak-ng -v {voice} \"{syllable}\" wrote no usable WAV"))?;
+    let samples = to_mono(&audio).channels.swap_remove(0);
     ensure!(
-        bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WAVE",
-        "not a RIFF/WAVE stream"
+        !samples.is_empty(),
+        "espeak-ng -v {voice} \"{syllable}\" wrote no samples"
     );
-    let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]);
-    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
-    let mut at = 12;
-    let mut sample_rate = None;
-    while at + 8 <= bytes.len() {
-        let (id, size) = (&bytes[at..at + 4], u32_at(at + 4) as usize);
-        let body = at + 8;
-        if id == b"fmt " {
-            ensure!(body + 16 <= bytes.len(), "truncated fmt chunk");
-            let (format, channels, bits) = (u16_at(body), u16_at(body + 2), u16_at(body + 14));
-            ensure!(
-                format == 1 && channels == 1 && bits == 16,
-                "expected 16-bit PCM mono, got format {format}, {channels} channels, {bits} bits"
-            );
-            sample_rate = Some(u32_at(body + 4));
-        } else if id == b"data" {
-            let sample_rate = sample_rate.context("the data chunk comes before fmt")?;
-            let samples: Vec<f32> = bytes[body..]
-                .chunks_exact(2)
-                .map(|pair| f32::from(i16::from_le_bytes([pair[0], pair[1]])) / 32768.0)
-                .collect();
-            ensure!(!samples.is_empty(), "no samples");
-            return Ok((sample_rate, samples));
-        }
-        at = body + size + size % 2;
-    }
-    bail!("no data chunk")
+    Ok((audio.sample_rate, samples))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_streamed_wav_is_read_to_its_end() {
-        let mut bytes = b"RIFF\xff\xff\xff\x7fWAVEfmt \x10\x00\x00\x00".to_vec();
-        bytes.extend([1, 0, 1, 0]);
-        bytes.extend(22_050u32.to_le_bytes());
-        bytes.extend(44_100u32.to_le_bytes());
-        bytes.extend([2, 0, 16, 0]);
-        bytes.extend(b"data\xff\xff\xff\x7f");
-        bytes.extend([0x00, 0x40, 0x00, 0xc0]);
-        let (rate, samples) = parse_wav(&bytes).unwrap();
-        assert_eq!((rate, samples), (22_050, vec![0.5, -0.5]));
-        assert!(parse_wav(b"RIFF\0\0\0\0WAVE").is_err());
-    }
 
     #[test]
     fn a_missing_espeak_ng_says_how_to_install_it() {
