@@ -7,6 +7,7 @@ pub mod audio;
 pub mod checkpoint;
 pub mod cluster;
 pub mod dsp;
+pub mod embedded;
 pub mod features_file;
 pub mod masking;
 pub mod metrics;

@@ -14,8 +14,11 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+/// The plugin's package, bundled as `tessera.clap` / `tessera.vst3` (see bundler.toml).
+const PLUGIN_PACKAGE: &str = "tessera-plugin";
+
 const USAGE: &str =
-    "usage: cargo xtask <test | data-packages | demo [AUDIO] | bundle <package> [--release]>";
+    "usage: cargo xtask <test | data-packages | demo [AUDIO] | bundle tessera [--release]>";
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -25,10 +28,17 @@ fn main() -> Result<()> {
         "test" => test::run(),
         "data-packages" => setup::ensure_data_packages(),
         "demo" => demo::run(rest.first().map(PathBuf::from)),
-        // nice-plug-xtask parses its own arguments (package names, --release, --target ...).
+        // nice-plug-xtask parses its own arguments (package names, --release, --target ...);
+        // `tessera` names the plugin package, as the bundles are named.
         "bundle" | "bundle-universal" => nice_plug_xtask::main_with_args(
             "cargo xtask",
-            std::iter::once(command.clone()).chain(rest),
+            std::iter::once(command.clone()).chain(rest.into_iter().map(|arg| {
+                if arg == "tessera" {
+                    PLUGIN_PACKAGE.to_string()
+                } else {
+                    arg
+                }
+            })),
         ),
         _ => bail!("{USAGE}"),
     }

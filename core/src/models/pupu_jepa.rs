@@ -13,7 +13,7 @@ use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{CheckpointError, load_model};
+use crate::checkpoint::{self, CheckpointError, build_model, load_model};
 use crate::dsp::mel::{LogMel, MelConfig};
 use crate::dsp::spectrogram::{DbReference, DbScaling};
 use crate::masking::{BatchMasks, MultiBlockConfig, TokenGrid};
@@ -172,6 +172,17 @@ impl PupuJepa {
         device: &Device,
     ) -> std::result::Result<Self, CheckpointError> {
         load_model(path, Self::KIND, device, Self::new)
+    }
+
+    /// Loads a PupuJEPA file held in memory (the model embedded in the plugin); `name`
+    /// stands for it in errors.
+    pub fn load_bytes(
+        bytes: &[u8],
+        name: &std::path::Path,
+        device: &Device,
+    ) -> std::result::Result<Self, CheckpointError> {
+        let saved = checkpoint::load_bytes(bytes, name, Self::KIND, device)?;
+        build_model(&saved, device, Self::new)
     }
 
     /// `trainable` holds the context encoder and predictor; `target` the EMA encoder under

@@ -15,11 +15,6 @@ use tessera_core::separation::{StreamingSeparator, separate_audio};
 
 use crate::progress;
 
-/// The default separator, trained with `tessera finetune separator` (see
-/// assets/separator-tiny/MODEL_CARD.md) and embedded so the binary needs no files.
-pub const DEFAULT_SEPARATOR: &[u8] =
-    include_bytes!("../../../assets/separator-tiny/model-f16.safetensors");
-
 /// Arguments of `tessera separate`.
 #[derive(Debug, Args)]
 pub struct SeparateArgs {
@@ -38,11 +33,7 @@ pub struct SeparateArgs {
 pub fn load_separator(path: Option<&Path>, device: &Device) -> anyhow::Result<Separator> {
     Ok(match path {
         Some(path) => Separator::load(path, device)?,
-        None => Separator::load_bytes(
-            DEFAULT_SEPARATOR,
-            Path::new("the embedded default separator"),
-            device,
-        )?,
+        None => tessera_core::embedded::default_separator(device)?,
     })
 }
 
