@@ -152,7 +152,7 @@ fn status_bar(ui: &mut egui::Ui, status: &EngineStatus) {
             } else {
                 egui::Color32::GREEN
             };
-            ui.colored_label(color, format!("● overloads: {overloads}"));
+            ui.colored_label(color, format!("overloads: {overloads}"));
         }
     });
 }

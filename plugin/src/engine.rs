@@ -167,12 +167,18 @@ impl SeparationEngine {
     /// Starts a new stream: forgets the audio so far without allocating (the worker sees
     /// the next generation's first frame and restarts too).
     pub fn reset(&mut self) {
+        self.restart_worker_stream();
+        self.dry.clear();
+    }
+
+    /// Restarts the worker's stream only: the output carries on as the delayed dry signal
+    /// until the new stream's stems are due.
+    fn restart_worker_stream(&mut self) {
         self.generation = self.generation.wrapping_add(1);
         self.lead_in = self.plan.latency - self.plan.stream_delay;
         self.debt = 0;
         self.wet = 0.0;
         self.was_overloaded = false;
-        self.dry.clear();
     }
 
     /// Separates one block of stereo input (`left` and `right` the same length, at most
@@ -210,11 +216,7 @@ impl SeparationEngine {
             if target < 1.0 && self.lead_in == 0 {
                 overloaded = true;
             }
-            self.wet = if target > self.wet {
-                (self.wet + self.fade_step).min(1.0)
-            } else {
-                (self.wet - self.fade_step).max(0.0)
-            };
+            self.wet += (target - self.wet).clamp(-self.fade_step, self.fade_step);
             let stems = stems.unwrap_or_default();
             let block = &mut self.block;
             for (s, stem) in stems.iter().enumerate() {
@@ -238,8 +240,9 @@ impl SeparationEngine {
         let room = self.to_worker.slots().min(left.len());
         if room < left.len() {
             // The worker has stopped taking input (it failed, or the machine is far too
-            // slow): start a fresh stream once it catches up rather than drift.
-            self.reset();
+            // slow): start a fresh stream once it catches up rather than drift; the dry
+            // signal plays on meanwhile.
+            self.restart_worker_stream();
         }
         let Ok(mut chunk) = self.to_worker.write_chunk(room) else {
             return;

@@ -109,8 +109,10 @@ impl Plugin for Tessera {
             aux_output_ports: &STEM_PORTS,
             names: PortNames {
                 layout: Some("Stereo"),
-                main_input: Some("Input"),
-                main_output: Some("Remix"),
+                // Left unnamed: nice-plug 0.4.2 names the main output after the main
+                // input when that has a name, and JACK then refuses the duplicate port.
+                main_input: None,
+                main_output: None,
                 aux_inputs: &[],
                 aux_outputs: &STEM_NAMES,
             },
@@ -122,8 +124,10 @@ impl Plugin for Tessera {
             aux_output_ports: &STEM_PORTS,
             names: PortNames {
                 layout: Some("Mono in"),
-                main_input: Some("Input"),
-                main_output: Some("Remix"),
+                // Left unnamed: nice-plug 0.4.2 names the main output after the main
+                // input when that has a name, and JACK then refuses the duplicate port.
+                main_input: None,
+                main_output: None,
                 aux_inputs: &[],
                 aux_outputs: &STEM_NAMES,
             },

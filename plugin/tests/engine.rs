@@ -42,17 +42,20 @@ fn test_signal(rate: u32, seconds: f32) -> [Vec<f32>; 2] {
     [left, right]
 }
 
-/// What the main output carries with default parameters: the stems, plus the dry
-/// fallback for whatever the worker did not deliver.
-fn remix(block: &EngineBlock, frames: usize) -> [Vec<f32>; 2] {
-    std::array::from_fn(|c| {
+/// What the main output carries with default parameters, and the sum of the stems alone
+/// (the remix without the dry fallback for what the worker did not deliver).
+fn remix(block: &EngineBlock, frames: usize) -> ([Vec<f32>; 2], [Vec<f32>; 2]) {
+    let stems: [Vec<f32>; 2] = std::array::from_fn(|c| {
         (0..frames)
-            .map(|i| {
-                let stems: f32 = (0..STEM_COUNT).map(|s| block.stems[s][c][i]).sum();
-                stems + (1.0 - block.wet[i]) * block.dry[c][i]
-            })
+            .map(|i| (0..STEM_COUNT).map(|s| block.stems[s][c][i]).sum())
             .collect()
-    })
+    });
+    let main = std::array::from_fn(|c| {
+        (0..frames)
+            .map(|i| stems[c][i] + (1.0 - block.wet[i]) * block.dry[c][i])
+            .collect()
+    });
+    (main, stems)
 }
 
 /// Signal-to-error ratio of `estimate` against `reference`, dB.
@@ -75,13 +78,13 @@ fn engine(rate: u32, block: usize) -> (SeparationEngine, Arc<EngineStatus>) {
 }
 
 /// Runs `input` and then a latency of silence through `engine` in blocks of `block`,
-/// returning the remix per channel.
+/// returning the remix and the stems' sum per channel.
 fn render(
     engine: &mut SeparationEngine,
     block: usize,
     input: &[Vec<f32>; 2],
     offline: bool,
-) -> [Vec<f32>; 2] {
+) -> ([Vec<f32>; 2], [Vec<f32>; 2]) {
     let latency = engine.latency();
     let total = input[0].len() + latency;
     let padded: [Vec<f32>; 2] = std::array::from_fn(|c| {
@@ -90,16 +93,19 @@ fn render(
         x
     });
     let mut out = [Vec::with_capacity(total), Vec::with_capacity(total)];
+    let mut stems = [Vec::with_capacity(total), Vec::with_capacity(total)];
     let mut start = 0;
     while start < total {
         let end = (start + block).min(total);
         let produced = engine.process(&padded[0][start..end], &padded[1][start..end], offline);
-        let [l, r] = remix(produced, end - start);
-        out[0].extend(l);
-        out[1].extend(r);
+        let (main, stem_sum) = remix(produced, end - start);
+        for c in 0..2 {
+            out[c].extend(&main[c]);
+            stems[c].extend(&stem_sum[c]);
+        }
         start = end;
     }
-    out
+    (out, stems)
 }
 
 /// `input` delayed by `latency` frames.
@@ -115,7 +121,7 @@ fn offline_render_is_the_input_delayed_by_the_reported_latency() {
         let input = test_signal(rate, 4.0);
         let (mut engine, _) = engine(rate, 1024);
         let latency = engine.latency();
-        let out = render(&mut engine, 1024, &input, true);
+        let (out, stems) = render(&mut engine, 1024, &input, true);
         let seconds = latency as f32 / rate as f32;
         assert!(
             (2.0..5.0).contains(&seconds),
@@ -125,10 +131,19 @@ fn offline_render_is_the_input_delayed_by_the_reported_latency() {
             // Silence for the latency, then the input (resampling filters ring a little
             // before the onset: that counts as error too).
             let snr = snr_db(&delayed(&input[c], latency), &out[c]);
-            eprintln!("{rate} Hz channel {c}: latency {latency} ({seconds:.3} s), SNR {snr:.1} dB");
+            // Past the lead-in the output is all stems (no dry fallback mixed in).
+            let stems_snr = snr_db(&input[c], &stems[c][latency..]);
+            eprintln!(
+                "{rate} Hz channel {c}: latency {latency} ({seconds:.3} s), SNR {snr:.1} dB, \
+                 stems alone {stems_snr:.1} dB"
+            );
             // Through the model's rate and back at 48 kHz: the resamplers' pass band.
             let goal = if rate == 44_100 { 100.0 } else { 40.0 };
             assert!(snr > goal, "{rate} Hz channel {c}: SNR {snr:.1} dB");
+            assert!(
+                stems_snr > goal,
+                "{rate} Hz channel {c}: stems alone {stems_snr:.1} dB"
+            );
         }
     }
 }
@@ -141,7 +156,7 @@ fn a_late_worker_falls_back_to_the_aligned_dry_signal_without_a_gap() {
     let input = test_signal(rate, 3.0);
     let (mut engine, status) = engine(rate, 256);
     let latency = engine.latency();
-    let out = render(&mut engine, 256, &input, false);
+    let (out, _) = render(&mut engine, 256, &input, false);
     assert!(status.overloads.load(Ordering::Relaxed) >= 1);
     for c in 0..2 {
         let snr = snr_db(&delayed(&input[c], latency), &out[c]);
@@ -155,10 +170,10 @@ fn reset_starts_a_new_stream_without_the_old_audio() {
     let (mut engine, _) = engine(rate, 512);
     let latency = engine.latency();
     let old = test_signal(rate, 1.0);
-    let _ = render(&mut engine, 512, &old, true);
+    render(&mut engine, 512, &old, true);
     engine.reset();
     let new: [Vec<f32>; 2] = test_signal(rate, 2.0).map(|c| c.iter().map(|x| -0.5 * x).collect());
-    let out = render(&mut engine, 512, &new, true);
+    let (out, _) = render(&mut engine, 512, &new, true);
     for c in 0..2 {
         let snr = snr_db(&delayed(&new[c], latency), &out[c]);
         assert!(snr > 100.0, "channel {c}: SNR {snr:.1} dB");

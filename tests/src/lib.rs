@@ -1,5 +1,7 @@
 //! Helpers shared by Tessera's cross-crate integration tests (the tests live in `tests/`).
 
+pub mod clap_host;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,9 +1,20 @@
-//! `cargo xtask test`: what CI runs. Formatting, lints with warnings as errors, then every
-//! test of the workspace.
+//! `cargo xtask test`: what CI runs. Formatting, lints with warnings as errors, the plugin's
+//! shared library with nice-plug's allocation checker for the CLAP host test
+//! (`tests/tests/plugin_clap.rs`), then every test of the workspace.
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use crate::{run_step, setup};
+use anyhow::{Context, Result, bail};
+
+use crate::{run_step, setup, workspace_root};
+
+/// The plugin package whose shared library the CLAP host test loads.
+const PLUGIN_PACKAGE: &str = "tessera-plugin";
+/// The library's crate name, which names the built file.
+const PLUGIN_LIB_NAME: &str = "tessera_plugin";
+/// What tells the CLAP host test which library to load.
+const PLUGIN_LIB_ENV: &str = "TESSERA_PLUGIN_LIB";
 
 pub fn run() -> Result<()> {
     setup::ensure_test_prerequisites()?;
@@ -19,7 +30,94 @@ pub fn run() -> Result<()> {
             "warnings",
         ],
     )?;
-    run_step("cargo", &["test", "--workspace"])?;
+    // Debug profile: nice-plug checks for allocations on the audio thread only in debug builds.
+    run_step(
+        "cargo",
+        &[
+            "build",
+            "-p",
+            PLUGIN_PACKAGE,
+            "--features",
+            "assert_process_allocs",
+        ],
+    )?;
+    let library = stage_plugin_library()?;
+    run_step_with_env(
+        "cargo",
+        &["test", "--workspace"],
+        (PLUGIN_LIB_ENV, library.as_path()),
+    )?;
     println!("\nAll checks passed.");
+    Ok(())
+}
+
+/// Keeps the freshly built plugin library out of `<target>/debug/`, where `cargo test
+/// --workspace` rebuilds it without the allocation checker (for the plugin's own tests), as
+/// `<target>/clap-host-test/`, and returns that path. A hard link costs no disk space (the
+/// debug library is hundreds of MB): cargo replaces the debug file rather than rewriting it,
+/// so the link keeps the checked build. Falls back to a copy across file systems.
+fn stage_plugin_library() -> Result<PathBuf> {
+    let target = target_directory()?;
+    let file_name = format!(
+        "{}{PLUGIN_LIB_NAME}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let built = target.join("debug").join(&file_name);
+    let staged_dir = target.join("clap-host-test");
+    std::fs::create_dir_all(&staged_dir)
+        .with_context(|| format!("could not create {}", staged_dir.display()))?;
+    let staged = staged_dir.join(&file_name);
+    if staged.exists() {
+        std::fs::remove_file(&staged)
+            .with_context(|| format!("could not remove the old {}", staged.display()))?;
+    }
+    std::fs::hard_link(&built, &staged)
+        .or_else(|_| std::fs::copy(&built, &staged).map(drop))
+        .with_context(|| {
+            format!(
+                "could not link or copy the plugin library {} to {}",
+                built.display(),
+                staged.display()
+            )
+        })?;
+    Ok(staged)
+}
+
+/// The workspace's target directory as cargo resolves it (`CARGO_TARGET_DIR`, config files,
+/// or `target/`), from `cargo metadata`.
+fn target_directory() -> Result<PathBuf> {
+    let output = Command::new("cargo")
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(workspace_root())
+        .output()
+        .context("could not start `cargo metadata`")?;
+    if !output.status.success() {
+        bail!(
+            "`cargo metadata` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("`cargo metadata` printed bad JSON")?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("`cargo metadata` printed no target_directory")
+}
+
+/// Like [`run_step`], with one extra environment variable for the child.
+fn run_step_with_env(program: &str, args: &[&str], (key, value): (&str, &Path)) -> Result<()> {
+    println!("\n$ {key}={} {program} {}", value.display(), args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .env(key, value)
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("could not start `{program}`"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
     Ok(())
 }

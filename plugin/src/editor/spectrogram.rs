@@ -46,10 +46,10 @@ impl SpectrogramPanel {
             ui.label("The spectrogram view could not start (see the log).");
             return;
         };
-        let width = ui.available_width() - COLOUR_BAR_WIDTH;
-        let (rect, response) = ui.allocate_exact_size(egui::vec2(width, height), Sense::drag());
-        let (bar_rect, _) =
-            ui.allocate_exact_size(egui::vec2(COLOUR_BAR_WIDTH, height), Sense::hover());
+        let (row, _) =
+            ui.allocate_exact_size(egui::vec2(ui.available_width(), height), Sense::hover());
+        let (rect, bar_rect) = row.split_left_right_at_x(row.right() - COLOUR_BAR_WIDTH);
+        let response = ui.interact(rect, egui::Id::unique("tessera-spectrogram"), Sense::drag());
         let spectrogram = analysis.spectrogram.read().clone();
         let attention = analysis.attention.read().clone();
         let grid = (analysis.model.grid().freq, analysis.model.grid().time);
