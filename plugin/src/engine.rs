@@ -194,7 +194,8 @@ impl SeparationEngine {
         let mut overloaded = false;
         for i in 0..frames {
             let dry = self.dry.process([sanitise(left[i]), sanitise(right[i])]);
-            let stems = if self.lead_in > 0 {
+            let leading_in = self.lead_in > 0;
+            let stems = if leading_in {
                 self.lead_in -= 1;
                 None
             } else {
@@ -213,7 +214,7 @@ impl SeparationEngine {
             };
             let keep_up = offline || (self.debt == 0 && ready >= self.fade_frames);
             let target = if stems.is_some() && keep_up { 1.0 } else { 0.0 };
-            if target < 1.0 && self.lead_in == 0 {
+            if target < 1.0 && !leading_in {
                 overloaded = true;
             }
             self.wet += (target - self.wet).clamp(-self.fade_step, self.fade_step);

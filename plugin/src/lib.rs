@@ -94,6 +94,13 @@ impl Default for Tessera {
     }
 }
 
+impl Tessera {
+    /// Latency, loads, overloads and meters of the current activation.
+    pub fn status(&self) -> &Arc<EngineStatus> {
+        &self.status
+    }
+}
+
 impl Plugin for Tessera {
     const NAME: &'static str = "Tessera";
     const VENDOR: &'static str = "Tessera";

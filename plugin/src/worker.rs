@@ -139,7 +139,12 @@ impl PreparedWorker {
     /// Prepares to separate a stream at `host_rate` with `model`.
     pub fn new(model: Separator, host_rate: u32) -> anyhow::Result<Self> {
         let model_rate = model.config().sample_rate;
-        let separator = StreamingSeparator::new(model, Device::Cpu);
+        let mut separator = StreamingSeparator::new(model, Device::Cpu);
+        // The first inference is the slowest (candle sets up its buffers): run it here, on
+        // silence, rather than against the first deadline.
+        let silence = vec![0.0; separator.model().config().chunk_samples()];
+        separator.push(&silence, &silence, |_| {})?;
+        separator.reset();
         let to_model =
             StreamingResampler::new(host_rate, model_rate, 2, ResampleQuality::Balanced)?;
         let to_host = StreamingResampler::new(
