@@ -14,7 +14,7 @@ use std::time::Duration;
 use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use candle_nn::{VarBuilder, VarMap};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -167,4 +167,11 @@ fn jepa_step(c: &mut Criterion) {
 }
 
 criterion_group!(benches, jepa_step);
-criterion_main!(benches);
+
+/// `criterion_main!` with candle's threads set up as the `tessera` CLI sets them.
+fn main() {
+    // SAFETY: first thing in main, before criterion or candle start any thread.
+    unsafe { tessera_core::threads::elementwise_on_calling_thread() };
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

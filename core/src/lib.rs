@@ -16,3 +16,4 @@ pub mod nn;
 pub mod primitives;
 pub mod separation;
 pub mod tensor_file;
+pub mod threads;

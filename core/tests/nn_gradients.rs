@@ -93,6 +93,45 @@ fn gelu_gradient_and_values() {
     assert!(diff < 1e-12, "max difference from candle's gelu {diff}");
 }
 
+/// The `f32` GELU (vectorised tanh) and its gradient agree with the exact `f64` ones to
+/// `f32` precision.
+#[test]
+fn gelu_in_f32_matches_f64() {
+    let x = random_var(&[64, 100], 33)
+        .as_tensor()
+        .affine(6.0, 0.0)
+        .unwrap();
+    let check = |x: &Tensor| {
+        let var = Var::from_tensor(x).unwrap();
+        let y = fused::gelu(var.as_tensor())
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap();
+        let grad = weighted_sum(&y, 34)
+            .unwrap()
+            .backward()
+            .unwrap()
+            .get(var.as_tensor())
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap();
+        (y, grad)
+    };
+    let (y64, grad64) = check(&x);
+    let (y32, grad32) = check(&x.to_dtype(DType::F32).unwrap());
+    for (exact, single) in [(y64, y32), (grad64, grad32)] {
+        let diff = (exact - single)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        assert!(diff < 2e-6, "max difference {diff}");
+    }
+}
+
 #[test]
 fn unfold_matches_direct_windows_and_has_the_right_gradient() {
     let x = random_var(&[2, 11, 3], 8);
@@ -146,6 +185,33 @@ fn attention_gradient_through_queries_keys_values() {
         weighted_sum(&attention.forward(&x, false)?.output, 13)
     });
     assert!(error < TOLERANCE, "relative error {error}");
+}
+
+#[test]
+fn fused_attention_gradient() {
+    let qkv = random_var(&[3, 6, 24], 30);
+    let error = max_relative_error(std::slice::from_ref(&qkv), || {
+        weighted_sum(&fused::attention(&qkv, 2)?, 31)
+    });
+    assert!(error < TOLERANCE, "relative error {error}");
+}
+
+#[test]
+fn fused_attention_matches_the_path_that_keeps_weights() {
+    let (_map, vb) = var_builder();
+    let attention = Attention::new(8, 2, vb).unwrap();
+    let x = random_var(&[2, 5, 8], 32);
+    let fused = attention.forward(x.as_tensor(), false).unwrap().output;
+    let unfused = attention.forward(x.as_tensor(), true).unwrap().output;
+    let diff = (fused - unfused)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap();
+    assert!(diff < 1e-12, "max difference {diff}");
 }
 
 #[test]
@@ -231,6 +297,12 @@ fn instance_norm_gradient() {
         weighted_sum(&instance_norm_time(&x)?, 22)
     });
     assert!(error < TOLERANCE, "relative error {error}");
+    let reference = fused::normalize_last_dim(&x.transpose(1, 2).unwrap(), 1e-5)
+        .unwrap()
+        .transpose(1, 2)
+        .unwrap();
+    let value = instance_norm_time(x.as_tensor()).unwrap();
+    assert!(max_difference(&value, &reference) < 1e-12);
 }
 
 #[test]
@@ -479,6 +551,52 @@ fn bias_and_column_scale_gradients_and_values() {
     let fused_value = fused::scale_columns(&fused::add_bias(&x, &p).unwrap(), &p).unwrap();
     let reference = x.broadcast_add(&p).unwrap().broadcast_mul(&p).unwrap();
     assert!(max_difference(&fused_value, &reference) < 1e-12);
+}
+
+#[test]
+fn fused_linear_gradients_and_values() {
+    let x = random_var(&[3, 4, 5], 36);
+    let w = random_var(&[6, 5], 37);
+    let b = random_var(&[6], 38);
+    let error = max_relative_error(&[x.clone(), w.clone(), b.clone()], || {
+        weighted_sum(&fused::linear(&x, &w, Some(&b))?, 39)
+    });
+    assert!(error < TOLERANCE, "relative error {error}");
+    let error = max_relative_error(&[x.clone(), w.clone()], || {
+        weighted_sum(&fused::linear(&x, &w, None)?, 40)
+    });
+    assert!(error < TOLERANCE, "relative error without bias {error}");
+    let reference = x
+        .reshape((12, 5))
+        .unwrap()
+        .matmul(&w.t().unwrap())
+        .unwrap()
+        .broadcast_add(&b)
+        .unwrap()
+        .reshape((3, 4, 6))
+        .unwrap();
+    let value = fused::linear(&x, &w, Some(&b)).unwrap();
+    assert!(max_difference(&value, &reference) < 1e-12);
+}
+
+#[test]
+fn fused_layer_norm_gradients_and_values() {
+    // 600 rows: more than one block of the backward's parameter-gradient sums.
+    let x = random_var(&[2, 300, 7], 41);
+    let w = random_var(&[7], 42);
+    let b = random_var(&[7], 43);
+    let error = max_relative_error(&[x.clone(), w.clone(), b.clone()], || {
+        weighted_sum(&fused::layer_norm(&x, &w, &b, 1e-6)?, 44)
+    });
+    assert!(error < TOLERANCE, "relative error {error}");
+    let reference = fused::normalize_last_dim(&x, 1e-6)
+        .unwrap()
+        .broadcast_mul(&w)
+        .unwrap()
+        .broadcast_add(&b)
+        .unwrap();
+    let value = fused::layer_norm(&x, &w, &b, 1e-6).unwrap();
+    assert!(max_difference(&value, &reference) < 1e-12);
 }
 
 #[test]

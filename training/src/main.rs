@@ -6,6 +6,8 @@ use clap::Parser;
 use tessera_train::cli::Cli;
 
 fn main() -> ExitCode {
+    // SAFETY: first thing in main, before any thread exists.
+    unsafe { tessera_core::threads::elementwise_on_calling_thread() };
     let cli = Cli::parse();
     match tessera_train::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

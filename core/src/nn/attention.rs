@@ -3,7 +3,7 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::fused::softmax_last_dim;
+use super::fused::{attention, softmax_last_dim};
 use super::linear::Linear;
 
 /// Self-attention over `(batch, tokens, dim)`.
@@ -38,12 +38,18 @@ impl Attention {
     }
 
     pub fn forward(&self, x: &Tensor, keep_weights: bool) -> Result<AttentionOutput> {
+        let packed = self.qkv.forward(x)?;
+        if !keep_weights {
+            // Training and embedding: the fused op, which never materialises the weights.
+            return Ok(AttentionOutput {
+                output: self.proj.forward(&attention(&packed, self.heads)?)?,
+                weights: None,
+            });
+        }
         let (batch, tokens, dim) = x.dims3()?;
         let head_dim = dim / self.heads;
         // (3, batch, heads, tokens, head_dim), each part contiguous for the batched matmuls.
-        let qkv = self
-            .qkv
-            .forward(x)?
+        let qkv = packed
             .reshape((batch, tokens, 3, self.heads, head_dim))?
             .permute((2, 0, 3, 1, 4))?;
         let scale = 1.0 / (head_dim as f64).sqrt();
@@ -57,7 +63,7 @@ impl Attention {
             .reshape((batch, tokens, dim))?;
         Ok(AttentionOutput {
             output: self.proj.forward(&mixed)?,
-            weights: keep_weights.then_some(weights),
+            weights: Some(weights),
         })
     }
 }

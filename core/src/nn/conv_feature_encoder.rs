@@ -4,7 +4,7 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use super::fused::{gelu, unfold_time};
+use super::fused::{add_bias, gelu, scale_columns, unfold_time};
 use super::instance_norm::instance_norm_time;
 use super::linear::Linear;
 
@@ -111,9 +111,12 @@ impl Module for ConvFeatureEncoder {
                 .weight
                 .forward(&unfold_time(&x, layer.kernel, layer.stride)?)?;
             if i == 0 {
-                x = instance_norm_time(&x)?
-                    .broadcast_mul(&self.norm_weight)?
-                    .broadcast_add(&self.norm_bias)?;
+                // Ours, not candle's broadcast ops, whose backward reduces this
+                // (batch, frames, channels) gradient slowly.
+                x = add_bias(
+                    &scale_columns(&instance_norm_time(&x)?, &self.norm_weight)?,
+                    &self.norm_bias,
+                )?;
             }
             x = gelu(&x)?;
         }

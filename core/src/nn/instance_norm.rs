@@ -2,7 +2,7 @@
 
 use candle_core::{Result, Tensor};
 
-use super::fused::normalize_last_dim;
+use super::fused::normalize_time;
 
 /// Variance floor of instance normalisation (PyTorch's default).
 const EPS: f64 = 1e-5;
@@ -11,5 +11,5 @@ const EPS: f64 = 1e-5;
 /// out, no learned parameters. wav2vec2's first conv layer (GroupNorm with one group per
 /// channel) and WavJEPA's top-K targets use it.
 pub fn instance_norm_time(x: &Tensor) -> Result<Tensor> {
-    normalize_last_dim(&x.transpose(1, 2)?, EPS)?.transpose(1, 2)
+    normalize_time(x, EPS)
 }

@@ -3,7 +3,7 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
-use super::fused::{add_bias, normalize_last_dim, scale_columns};
+use super::fused;
 
 /// LayerNorm over the last dimension with learned scale and shift.
 #[derive(Debug, Clone)]
@@ -28,7 +28,6 @@ impl LayerNorm {
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let normalized = normalize_last_dim(x, self.eps)?;
-        add_bias(&scale_columns(&normalized, &self.weight)?, &self.bias)
+        fused::layer_norm(x, &self.weight, &self.bias, self.eps)
     }
 }

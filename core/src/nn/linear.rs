@@ -10,9 +10,10 @@ pub const INIT_STD: f64 = 0.02;
 
 /// `y = x Wᵀ + b` over the last dimension of an input of any rank.
 ///
-/// Inputs are flattened to one 2D matmul: candle's broadcast batched matmul with a
-/// transposed right-hand side (what `candle_nn::Linear` does for rank-3 inputs) is the
-/// pattern DESIGN.md lists among the CPU gradient pitfalls.
+/// One fused op ([`fused::linear`]): candle's broadcast batched matmul with a transposed
+/// right-hand side (what `candle_nn::Linear` does for rank-3 inputs) is the pattern
+/// DESIGN.md lists among the CPU gradient pitfalls, and the flattened 2D version cost four
+/// graph nodes.
 #[derive(Debug, Clone)]
 pub struct Linear {
     /// `out × in`, named `weight` so checkpoints read like PyTorch ones.
@@ -44,16 +45,6 @@ impl Linear {
 
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let dims = x.dims();
-        let (leading, input) = dims.split_at(dims.len() - 1);
-        let rows: usize = leading.iter().product();
-        let flat = x.reshape((rows, input[0]))?.matmul(&self.weight.t()?)?;
-        let flat = match &self.bias {
-            Some(bias) => fused::add_bias(&flat, bias)?,
-            None => flat,
-        };
-        let mut shape = leading.to_vec();
-        shape.push(self.weight.dim(0)?);
-        flat.reshape(shape)
+        fused::linear(x, &self.weight, self.bias.as_ref())
     }
 }

@@ -6,21 +6,30 @@
 //! contiguous rows, for `f32` (training) and `f64` (finite-difference gradient checks).
 //! [`istft`] is here because candle has no inverse STFT to train through; [`add_bias`],
 //! [`scale_columns`] and [`apply_stem_masks`] because candle's broadcast backward reduces
-//! slowly.
+//! slowly; [`attention`] and [`linear`] because candle's graph bookkeeping around their
+//! matmuls (head splits, reshapes, a zero-filled gradient per node) cost more than the
+//! matmuls themselves.
 
 mod affine;
+mod attention;
+mod fast_tanh;
 mod gelu;
 mod istft;
 mod layer_norm;
+mod linear;
+mod normalize_time;
 mod rows;
 mod softmax;
 mod stem_masks;
 mod unfold;
 
 pub use affine::{add_bias, scale_columns};
+pub use attention::attention;
 pub use gelu::gelu;
 pub use istft::istft;
-pub use layer_norm::normalize_last_dim;
+pub use layer_norm::{layer_norm, normalize_last_dim};
+pub use linear::linear;
+pub use normalize_time::normalize_time;
 pub use softmax::softmax_last_dim;
 pub use stem_masks::apply_stem_masks;
 pub use unfold::unfold_time;
