@@ -2,5 +2,7 @@
 //! lists the audio options).
 
 fn main() {
+    // SAFETY: first thing in main, before any thread exists.
+    unsafe { tessera_core::threads::elementwise_on_calling_thread() };
     nice_plug::prelude::nice_export_standalone::<tessera_plugin::Tessera>();
 }
