@@ -17,7 +17,7 @@ use super::DspError;
 
 /// Speed/quality trade-off of the anti-aliasing filter.
 ///
-/// Measured with pure tones (`core/tests/resample.rs`, `quality_figures_match_documentation`
+/// Measured with pure tones (`core/tests/integration/resample.rs`, `quality_figures_match_documentation`
 /// checks these bounds), worst case over 44.1k→16k, 48k→16k, 96k→16k, 32k→16k, 22.05k→16k,
 /// 48k→44.1k, 16k→44.1k and 16k→48k. "Nyq" is the lower of the two Nyquist frequencies;
 /// stopband = tones from 1.01 Nyq to the input Nyquist (downsampling), relative to the input.

@@ -1,7 +1,7 @@
 //! candle building blocks shared by every model.
 //!
 //! Only ops whose gradients are checked against finite differences in
-//! `core/tests/nn_gradients.rs` are used in training; where candle's own op is wrong,
+//! `core/tests/integration/nn_gradients.rs` are used in training; where candle's own op is wrong,
 //! missing a backward or slow on the CPU, [`fused`] has ours.
 
 mod attention;

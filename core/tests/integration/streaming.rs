@@ -10,9 +10,7 @@ use tessera_core::dsp::stft::{Complex32, PadMode, Stft, StftConfig};
 use tessera_core::dsp::streaming::{StreamingIstft, StreamingStft};
 use tessera_core::dsp::window::WindowKind;
 
-mod support;
-
-use support::allocations;
+use crate::support::allocations;
 
 fn random_signal(len: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -1,7 +1,7 @@
 //! The streaming separator: block-size independence, constant latency, mixture
 //! consistency at any sample rate and channel count.
 
-mod tiny_separator;
+use crate::tiny_separator;
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};

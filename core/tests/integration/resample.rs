@@ -10,9 +10,7 @@ use tessera_core::dsp::resample::{
     ResampleQuality, StreamingResampler, resample, resample_planar, resampled_len,
 };
 
-mod support;
-
-use support::allocations;
+use crate::support::allocations;
 
 const PAIRS: [(u32, u32); 4] = [
     (44100, 16000),

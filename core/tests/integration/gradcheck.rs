@@ -1,6 +1,4 @@
 //! Finite-difference gradient checking for candle graphs, in f64.
-// Each test binary that includes this module uses a different subset of it.
-#![allow(dead_code)]
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};

@@ -1,14 +1,13 @@
 //! The stem separator: shapes, the mixture-consistency of its masks, every gradient against
 //! finite differences, config checks and loading from a checkpoint.
 
-mod gradcheck;
-mod tiny_separator;
+use crate::tiny_separator;
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::gradcheck::{max_relative_error, var_builder};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use gradcheck::{max_relative_error, var_builder};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tessera_core::checkpoint::{self, tensors_of};

@@ -1,12 +1,10 @@
 //! Every op the models train through, checked against finite differences (f64).
 
-mod gradcheck;
-
-use candle_core::{DType, Module, Tensor, Var};
-use candle_nn::VarMap;
-use gradcheck::{
+use crate::gradcheck::{
     max_relative_error, max_relative_error_everywhere, random_var, var_builder, weighted_sum,
 };
+use candle_core::{DType, Module, Tensor, Var};
+use candle_nn::VarMap;
 use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -1,0 +1,14 @@
+//! The `tessera` command line end to end on tiny data, in one binary: one link instead of
+//! one per command, and the test harness spreads every test over the cores at once.
+
+mod cluster;
+mod data_crops;
+mod data_keys;
+mod data_notes;
+mod data_scenes;
+mod data_singing;
+mod data_songs;
+mod features;
+mod pretrain;
+mod separation;
+mod spectrogram;
