@@ -60,6 +60,10 @@ impl Remix {
         self.bypass
             .set_target(self.sample_rate, bypass_target(params));
         let stems = params.stems();
+        // Each stem's output channels, looked up once per block rather than per sample.
+        let mut ports = stem_outputs.iter_mut().map(Buffer::as_slice);
+        let mut stem_ports: [Option<&mut [&mut [f32]]>; STEM_COUNT] =
+            std::array::from_fn(|_| ports.next());
         let mut peaks = [0f32; STEM_COUNT];
         for i in 0..frames {
             let bypass = self.bypass.next();
@@ -76,8 +80,8 @@ impl Remix {
                     remix[c] += audible * stem[c];
                     peaks[s] = peaks[s].max(stem[c].abs());
                 }
-                if let Some(port) = stem_outputs.get_mut(s) {
-                    for (c, channel) in port.as_slice().iter_mut().enumerate().take(2) {
+                if let Some(port) = &mut stem_ports[s] {
+                    for (c, channel) in port.iter_mut().enumerate().take(2) {
                         channel[i] = (1.0 - bypass) * stem[c];
                     }
                 }
