@@ -35,6 +35,11 @@ const ATTENTION_INTERVAL: Duration = Duration::from_millis(500);
 /// Sleep when there is nothing to do.
 const IDLE: Duration = Duration::from_millis(5);
 
+/// The level of a silent mel band, dB: the power floor of the log-mel columns.
+pub const SILENCE_DB: f32 = -100.0;
+/// The power [`SILENCE_DB`] stands for.
+const SILENCE_POWER: f32 = 1e-10;
+
 /// The last clip's worth of log-mel columns, as the editor draws them.
 #[derive(Debug, Clone)]
 pub struct SpectrogramView {
@@ -55,7 +60,7 @@ impl SpectrogramView {
         Self {
             mels,
             columns,
-            data: vec![-100.0; mels * columns],
+            data: vec![SILENCE_DB; mels * columns],
             oldest: 0,
             total: 0,
         }
@@ -280,7 +285,7 @@ impl SpectrogramThread {
             let weights = filterbank.weights();
             view.push(weights.rows().into_iter().map(|row| {
                 let power: f32 = row.iter().zip(bins).map(|(w, b)| w * b.norm_sqr()).sum();
-                10.0 * power.max(1e-10).log10()
+                10.0 * power.max(SILENCE_POWER).log10()
             }));
         });
         self.view.total > before

@@ -7,7 +7,7 @@ use egui::{self, Color32, Pos2, Rect, Sense, Stroke, StrokeKind, TextureOptions}
 use parking_lot::Mutex;
 use plotters::style::colors::colormaps::{ColorMap, ViridisRGB};
 
-use crate::analysis::{AnalysisOutputs, AttentionView, SpectrogramView};
+use crate::analysis::{AnalysisOutputs, AttentionView, SILENCE_DB, SpectrogramView};
 use crate::params::{AttentionRegion, ViewSettings};
 
 /// The spectrogram's dynamic range below its loudest bin, dB.
@@ -133,9 +133,14 @@ fn full_uv() -> Rect {
 }
 
 /// The window as an image: time left to right, lowest mel band at the bottom, Viridis
-/// over the loudest bin's top [`RANGE_DB`].
+/// over the loudest bin's top [`RANGE_DB`]. The scale never ends below the silence floor
+/// plus that range, so silence draws in Viridis' darkest colour, not its brightest.
 fn spectrogram_image(view: &SpectrogramView) -> egui::ColorImage {
-    let loudest = view.data.iter().copied().fold(f32::MIN, f32::max);
+    let loudest = view
+        .data
+        .iter()
+        .copied()
+        .fold(SILENCE_DB + RANGE_DB, f32::max);
     let floor = loudest - RANGE_DB;
     let mut pixels = vec![Color32::BLACK; view.columns * view.mels];
     for c in 0..view.columns {
