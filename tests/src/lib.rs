@@ -62,6 +62,28 @@ pub fn tessera(args: &[&str]) -> anyhow::Result<()> {
     tessera_train::run(cli)
 }
 
+/// Renders one song of `seconds` seconds with the test SoundFont into `dir` through
+/// `tessera data songs` and returns its mixture; the stems lie next to it
+/// (`vocals.wav`, `drums.wav`, `bass.wav`, `other.wav`).
+pub fn render_song(dir: &Path, seconds: f64) -> PathBuf {
+    let out = dir.join("songs");
+    let seconds = seconds.to_string();
+    tessera(&[
+        "data",
+        "songs",
+        "--count",
+        "1",
+        "--out",
+        out.to_str().expect("scratch paths are UTF-8"),
+        "--soundfont",
+        tessera_train::data::soundfont::TEST_SOUNDFONT,
+        "--seconds",
+        &seconds,
+    ])
+    .expect("the song is rendered");
+    out.join("song_00000").join("mixture.wav")
+}
+
 /// Every tensor of the `kind` checkpoint at `path`, flattened to f32, by name: what two runs
 /// are compared by (the files' bytes also hold metadata in no fixed order).
 pub fn checkpoint_tensors(path: &Path, kind: &str) -> HashMap<String, Vec<f32>> {

@@ -9,6 +9,7 @@ mod demo;
 mod setup;
 mod test;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -53,9 +54,19 @@ fn workspace_root() -> &'static Path {
 
 /// Runs `program args...` in the workspace root, echoing it first, and fails if it fails.
 fn run_step(program: &str, args: &[&str]) -> Result<()> {
-    println!("\n$ {program} {}", args.join(" "));
+    run_step_with_env(program, args, &[])
+}
+
+/// Like [`run_step`], with extra environment variables for the child.
+fn run_step_with_env(program: &str, args: &[&str], env: &[(&str, &OsStr)]) -> Result<()> {
+    let shown_env: String = env
+        .iter()
+        .map(|(key, value)| format!("{key}={} ", value.to_string_lossy()))
+        .collect();
+    println!("\n$ {shown_env}{program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .status()
         .with_context(|| format!("could not start `{program}`"))?;

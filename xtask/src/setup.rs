@@ -2,17 +2,31 @@
 //! tests need, and on request the large data packages. Everything is checked first, so a
 //! ready machine costs nothing.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use anyhow::{Result, bail};
 
-use crate::run_step;
+use crate::{run_step, run_step_with_env};
 
 /// Debian packages the build and the test suite need beyond a bare Rust toolchain with gcc:
-/// the small General MIDI SoundFont the data engine's tests render with, and espeak-ng,
-/// which sings the vocals of most generated songs.
-const DEBIAN_PACKAGES: &[&str] = &["timgm6mb-soundfont", "espeak-ng"];
+/// the small General MIDI SoundFont the data engine's tests render with; espeak-ng, which
+/// sings the vocals of most generated songs; the standalone plugin's audio back ends
+/// (pkg-config, ALSA and JACK headers); and what its editor test drives it with: a virtual
+/// X display, a JACK server with a file player, XTEST mouse input and screenshots.
+const DEBIAN_PACKAGES: &[&str] = &[
+    "timgm6mb-soundfont",
+    "espeak-ng",
+    "pkg-config",
+    "libasound2-dev",
+    "libjack-jackd2-dev",
+    "xvfb",
+    "jackd2",
+    "jack-tools",
+    "xdotool",
+    "imagemagick",
+];
 
 /// The large Debian packages behind the real-size data sets, installed only by
 /// `cargo xtask data-packages`: the 140 MB FluidR3 General MIDI SoundFont (the default of
@@ -89,7 +103,12 @@ fn ensure_debian_packages(packages: &[&str]) -> Result<()> {
     run_step("apt-get", &["update", "-q"])?;
     let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
     args.extend(&missing);
-    run_step("apt-get", &args)
+    // jackd2 asks about real-time scheduling; the default answer is right for CI.
+    run_step_with_env(
+        "apt-get",
+        &args,
+        &[("DEBIAN_FRONTEND", OsStr::new("noninteractive"))],
+    )
 }
 
 fn debian_package_installed(package: &str) -> bool {

@@ -1,20 +1,24 @@
 //! `cargo xtask test`: what CI runs. Formatting, lints with warnings as errors, the plugin's
-//! shared library with nice-plug's allocation checker for the CLAP host test
-//! (`tests/tests/plugin_clap.rs`), then every test of the workspace.
+//! shared library and standalone application with nice-plug's allocation checker for the
+//! CLAP host and editor tests (`tests/tests/plugin_{clap,gui}.rs`), then every test of the
+//! workspace.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{run_step, setup, workspace_root};
+use crate::{PLUGIN_PACKAGE, run_step, run_step_with_env, setup, workspace_root};
 
-/// The plugin package whose shared library the CLAP host test loads.
-const PLUGIN_PACKAGE: &str = "tessera-plugin";
 /// The library's crate name, which names the built file.
 const PLUGIN_LIB_NAME: &str = "tessera_plugin";
 /// What tells the CLAP host test which library to load.
 const PLUGIN_LIB_ENV: &str = "TESSERA_PLUGIN_LIB";
+/// The standalone application the editor test runs (`cargo test` leaves it alone: it needs
+/// the `standalone` feature).
+const STANDALONE_BIN: &str = "tessera-standalone";
+/// What tells the editor test which standalone to run.
+const STANDALONE_ENV: &str = "TESSERA_STANDALONE";
 
 pub fn run() -> Result<()> {
     setup::ensure_test_prerequisites()?;
@@ -38,14 +42,21 @@ pub fn run() -> Result<()> {
             "-p",
             PLUGIN_PACKAGE,
             "--features",
-            "assert_process_allocs",
+            "assert_process_allocs,standalone",
+            "--lib",
+            "--bin",
+            STANDALONE_BIN,
         ],
     )?;
     let library = stage_plugin_library()?;
+    let standalone = target_directory()?.join("debug").join(STANDALONE_BIN);
     run_step_with_env(
         "cargo",
         &["test", "--workspace"],
-        (PLUGIN_LIB_ENV, library.as_path()),
+        &[
+            (PLUGIN_LIB_ENV, library.as_os_str()),
+            (STANDALONE_ENV, standalone.as_os_str()),
+        ],
     )?;
     println!("\nAll checks passed.");
     Ok(())
@@ -105,19 +116,4 @@ fn target_directory() -> Result<PathBuf> {
         .as_str()
         .map(PathBuf::from)
         .context("`cargo metadata` printed no target_directory")
-}
-
-/// Like [`run_step`], with one extra environment variable for the child.
-fn run_step_with_env(program: &str, args: &[&str], (key, value): (&str, &Path)) -> Result<()> {
-    println!("\n$ {key}={} {program} {}", value.display(), args.join(" "));
-    let status = Command::new(program)
-        .args(args)
-        .env(key, value)
-        .current_dir(workspace_root())
-        .status()
-        .with_context(|| format!("could not start `{program}`"))?;
-    if !status.success() {
-        bail!("`{program} {}` failed ({status})", args.join(" "));
-    }
-    Ok(())
 }
