@@ -42,6 +42,24 @@ impl Drop for ScratchDir {
     }
 }
 
+/// `<target>/<profile>/`, where the running test binary's crates were built (the binary
+/// itself is `<target>/<profile>/deps/<name>-<hash>`).
+pub fn target_profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binaries live in <target>/<profile>/deps")
+        .to_path_buf()
+}
+
+/// A file another build made for the tests: the path in `env_var` (which `cargo xtask test`
+/// sets), else `file_name` in [`target_profile_dir`].
+pub fn built_artifact(env_var: &str, file_name: &str) -> PathBuf {
+    std::env::var_os(env_var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_profile_dir().join(file_name))
+}
+
 /// Width and height stored in a PNG's IHDR chunk, or `None` if `bytes` is not a PNG.
 pub fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use tessera_tests::built_artifact;
 use tessera_tests::clap_host::{
     AudioThread, ParamChange, ParamInfo, PluginInstance, PluginLibrary, ProcessStatus, RenderMode,
 };
@@ -53,20 +54,14 @@ const MIN_TAIL_SNR_DB: f64 = 40.0;
 
 /// The plugin library's path: `TESSERA_PLUGIN_LIB`, else `<target>/debug/` next to this test.
 fn library_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("TESSERA_PLUGIN_LIB") {
-        return PathBuf::from(path);
-    }
-    // This binary is `<target>/debug/deps/plugin_clap-<hash>`.
-    let exe = std::env::current_exe().expect("the test binary knows its path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binaries live in <target>/<profile>/deps");
-    profile_dir.join(format!(
-        "{}tessera_plugin{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ))
+    built_artifact(
+        "TESSERA_PLUGIN_LIB",
+        &format!(
+            "{}tessera_plugin{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        ),
+    )
 }
 
 /// A handle on the plugin library (loaded once while any test uses it).

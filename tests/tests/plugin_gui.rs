@@ -14,12 +14,14 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use tessera_tests::{ScratchDir, render_song};
+use tessera_tests::{ScratchDir, built_artifact, render_song, target_profile_dir};
 
 /// The editor window's title (nice-plug-egui names the window after the plugin).
 const WINDOW_TITLE: &str = "Tessera";
 /// The standalone's JACK client name.
 const JACK_CLIENT: &str = "tessera";
+/// The JACK server's sample rate, also given to the standalone.
+const SAMPLE_RATE: &str = "44100";
 /// Length of the song played into the standalone: long enough to fill the spectrogram's
 /// clip and keep playing through the drag.
 const SONG_SECONDS: f64 = 16.0;
@@ -188,17 +190,7 @@ impl Drop for Running {
 
 /// The standalone binary: `TESSERA_STANDALONE`, else `<target>/debug/` next to this test.
 fn standalone_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("TESSERA_STANDALONE") {
-        return PathBuf::from(path);
-    }
-    // This binary is `<target>/debug/deps/plugin_gui-<hash>`.
-    let exe = std::env::current_exe().expect("the test binary knows its path");
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("tessera-standalone");
+    let path = built_artifact("TESSERA_STANDALONE", "tessera-standalone");
     assert!(
         path.exists(),
         "no standalone at {}: build it with `cargo build -p tessera-plugin --features \
@@ -210,14 +202,9 @@ fn standalone_path() -> PathBuf {
 
 /// Where the screenshots are kept: `<target>/gui-test/`.
 fn screenshot_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary knows its path");
-    let dir = exe
+    let dir = target_profile_dir()
         .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
+        .expect("the profile folder lies in the target folder")
         .join("gui-test");
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -251,8 +238,8 @@ fn start_xvfb() -> (Running, String) {
     (xvfb, format!(":{number}"))
 }
 
-/// Starts a JACK server named `name` with the dummy driver at 44.1 kHz and 512 frames, and
-/// waits until it takes clients.
+/// Starts a JACK server named `name` with the dummy driver at [`SAMPLE_RATE`] and 512
+/// frames, and waits until it takes clients.
 fn start_jack(name: &str) -> Running {
     let jack = Running::spawn(
         "jackd",
@@ -264,7 +251,7 @@ fn start_jack(name: &str) -> Running {
                 "-d",
                 "dummy",
                 "-r",
-                "44100",
+                SAMPLE_RATE,
                 "-p",
                 "512",
             ])
@@ -401,7 +388,8 @@ fn editor_draws_the_music_and_a_drag_moves_the_target_region() {
     let mut standalone = Running::spawn(
         "tessera-standalone",
         Command::new(&standalone_binary)
-            .args(["--backend", "jack"])
+            // nice-plug 0.4.2's standalone activates at `--sample-rate`, not JACK's rate.
+            .args(["--backend", "jack", "--sample-rate", SAMPLE_RATE])
             .env("DISPLAY", display.as_str())
             .env("JACK_DEFAULT_SERVER", &jack_server)
             .env("JACK_NO_AUDIO_RESERVATION", "1")
