@@ -71,8 +71,13 @@ BENCHES = {
 }
 
 
+def target_dir() -> pathlib.Path:
+    """Where cargo builds: CARGO_TARGET_DIR when set (relative to the workspace), else target/."""
+    return ROOT / os.environ.get("CARGO_TARGET_DIR", "target")
+
+
 def criterion_median_seconds(group: str, bench_id: str) -> float:
-    estimates = ROOT / "target" / "criterion" / group / bench_id / "new" / "estimates.json"
+    estimates = target_dir() / "criterion" / group / bench_id / "new" / "estimates.json"
     return json.loads(estimates.read_text())["median"]["point_estimate"] * 1e-9
 
 

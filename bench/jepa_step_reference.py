@@ -34,6 +34,7 @@ Usage: python3 bench/jepa_step_reference.py [--repeats N] [--threads N]
 import argparse
 import json
 import math
+import os
 import pathlib
 import statistics
 import sys
@@ -44,7 +45,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SHARED = ROOT / "target" / "jepa_step_masks.json"
+# cargo's target folder: CARGO_TARGET_DIR when set (relative to the workspace), else target/.
+SHARED = ROOT / os.environ.get("CARGO_TARGET_DIR", "target") / "jepa_step_masks.json"
 INIT_STD = 0.02
 EMA_MOMENTUM = 0.996
 

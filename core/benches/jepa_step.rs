@@ -3,7 +3,7 @@
 //! on the context encoder and predictor, EMA update of the target encoder).
 //!
 //! Before timing, it writes both configs, the masks it drew and the trainable parameter
-//! counts to `target/jepa_step_masks.json`, so bench/jepa_step_reference.py builds the
+//! counts to `<target>/jepa_step_masks.json`, so bench/jepa_step_reference.py builds the
 //! same networks in PyTorch (checking the counts) and gathers exactly the same context
 //! and target tokens.
 
@@ -25,8 +25,8 @@ use tessera_core::models::{JepaLoss, PupuJepa, PupuJepaConfig, WavJepa, WavJepaC
 /// Clips per training batch, as in the Tiny training configs.
 const BATCH: usize = 16;
 
-/// Where the reference script finds the configs and masks.
-const MASKS_FILE: &str = "../target/jepa_step_masks.json";
+/// Where the reference script finds the configs and masks, in cargo's target folder.
+const MASKS_FILE: &str = "jepa_step_masks.json";
 
 /// The trainable and EMA variables of one model, built the way training builds them.
 struct Vars {
@@ -152,7 +152,11 @@ fn jepa_step(c: &mut Criterion) {
             "masks": masks_json(&wav_masks),
         },
     });
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(MASKS_FILE);
+    // `CARGO_TARGET_DIR` when set (relative paths from the workspace root), else `target/`.
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or(workspace.join("target"), |dir| workspace.join(dir));
+    let path = target.join(MASKS_FILE);
     std::fs::write(&path, shared.to_string())
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 
