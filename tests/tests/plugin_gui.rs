@@ -25,8 +25,8 @@ const SAMPLE_RATE: &str = "44100";
 /// Length of the song played into the standalone: long enough to fill the spectrogram's
 /// clip and keep playing through the drag.
 const SONG_SECONDS: f64 = 16.0;
-/// Audio played before the first screenshot: the spectrogram shows the last 6-s clip, so
-/// after this it is mostly music.
+/// Audio played before the first screenshot: the spectrogram shows PupuJEPA-Tiny's last
+/// 2.56-s clip, so by then it is all music.
 const LISTEN_BEFORE_SCREENSHOT: Duration = Duration::from_secs(5);
 /// How long any one process may take to come up.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
