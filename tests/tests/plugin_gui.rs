@@ -181,8 +181,25 @@ impl Running {
     }
 }
 
+/// How long a stopped process may take to clean up before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Drop for Running {
+    /// Asks the process to stop (SIGTERM) so that it removes what it made, such as a JACK
+    /// server's files in `/dev/shm`, and kills it only if it does not stop in time.
     fn drop(&mut self) {
+        let asked = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let started = Instant::now();
+        while asked && started.elapsed() < STOP_TIMEOUT {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -239,15 +256,21 @@ fn start_xvfb() -> (Running, String) {
 }
 
 /// Starts a JACK server named `name` with the dummy driver at [`SAMPLE_RATE`] and 512
-/// frames, and waits until it takes clients.
-fn start_jack(name: &str) -> Running {
-    let jack = Running::spawn(
+/// frames, and waits until it takes clients. Its messages go to `log`, which a failure
+/// prints.
+fn start_jack(name: &str, log: &Path) -> Running {
+    let log_file = std::fs::File::create(log).unwrap();
+    let mut jack = Running::spawn(
         "jackd",
         Command::new("jackd")
             .args([
                 "-n",
                 name,
                 "--no-realtime",
+                // 64 ports, not 2048: the server's shared memory then takes 40 MB instead of
+                // 107 MB, which fits a container's default 64-MB /dev/shm.
+                "--port-max",
+                "64",
                 "-d",
                 "dummy",
                 "-r",
@@ -256,16 +279,23 @@ fn start_jack(name: &str) -> Running {
                 "512",
             ])
             .env("JACK_NO_AUDIO_RESERVATION", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file),
     );
     let timeout = STARTUP_TIMEOUT.as_secs().to_string();
-    let status = Command::new("jack_wait")
+    let waited = Command::new("jack_wait")
         .args(["-s", name, "-w", "-t", &timeout])
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .expect("jack_wait runs");
-    assert!(status.success(), "the JACK server did not start");
+    let exited = jack.child.try_wait().unwrap();
+    assert!(
+        waited.success() && exited.is_none(),
+        "the JACK server did not start ({}); it said:\n{}",
+        exited.map_or("still running".into(), |s| s.to_string()),
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
     jack
 }
 
@@ -384,7 +414,7 @@ fn editor_draws_the_music_and_a_drag_moves_the_target_region() {
 
     let (_xvfb, display) = start_xvfb();
     let jack_server = format!("tessera-gui-{}", std::process::id());
-    let _jack = start_jack(&jack_server);
+    let _jack = start_jack(&jack_server, &scratch.path().join("jackd.log"));
     let mut standalone = Running::spawn(
         "tessera-standalone",
         Command::new(&standalone_binary)
