@@ -1,5 +1,6 @@
 //! Helpers shared by Tessera's cross-crate integration tests (the tests live in `tests/`).
 
+pub mod ardour;
 pub mod clap_host;
 
 use std::collections::HashMap;
@@ -69,6 +70,42 @@ pub fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     let word =
         |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     Some((word(16), word(20)))
+}
+
+/// The built plugin's shared library: `TESSERA_PLUGIN_LIB`, which `cargo xtask test` sets after
+/// building it with nice-plug's `assert_process_allocs`, else the library in the target
+/// directory the running test binary was built into. Fails, saying how to build it, when the
+/// file does not exist.
+pub fn plugin_library_path() -> PathBuf {
+    let path = built_artifact(
+        "TESSERA_PLUGIN_LIB",
+        &format!(
+            "{}tessera_plugin{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        ),
+    );
+    assert!(
+        path.is_file(),
+        "the Tessera plugin library {} does not exist; build it with \
+         `cargo build -p tessera-plugin --features assert_process_allocs` (or run \
+         `cargo xtask test`, which builds it and sets TESSERA_PLUGIN_LIB)",
+        path.display()
+    );
+    path
+}
+
+/// 10·log10 of reference energy over error energy, across both channels.
+pub fn snr_db(reference: [&[f32]; 2], estimate: [&[f32]; 2]) -> f64 {
+    let (mut signal, mut error) = (0.0f64, 0.0f64);
+    for (r, e) in reference.iter().zip(estimate) {
+        assert_eq!(r.len(), e.len());
+        for (&r, &e) in r.iter().zip(e) {
+            signal += f64::from(r) * f64::from(r);
+            error += (f64::from(r) - f64::from(e)).powi(2);
+        }
+    }
+    10.0 * (signal / error.max(1e-30)).log10()
 }
 
 /// Runs `tessera ARGS...` in-process, parsed exactly as the binary parses its command line.

@@ -6,15 +6,14 @@
 //! the plugin with nice-plug's `assert_process_allocs` (any allocation on the audio thread then
 //! aborts the test), else from the target directory this test binary was built into.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tessera_tests::built_artifact;
 use tessera_tests::clap_host::{
     AudioThread, ParamChange, ParamInfo, PluginInstance, PluginLibrary, ProcessStatus, RenderMode,
 };
+use tessera_tests::{plugin_library_path, snr_db};
 
 /// The plugin's CLAP id.
 const PLUGIN_ID: &str = "org.tessera.stems";
@@ -52,29 +51,9 @@ const MIN_REPEAT_SNR_DB: f64 = 40.0;
 /// Either way the stems sum to the input, so only a gap or a glitch can lower this much.
 const MIN_TAIL_SNR_DB: f64 = 40.0;
 
-/// The plugin library's path: `TESSERA_PLUGIN_LIB`, else `<target>/debug/` next to this test.
-fn library_path() -> PathBuf {
-    built_artifact(
-        "TESSERA_PLUGIN_LIB",
-        &format!(
-            "{}tessera_plugin{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        ),
-    )
-}
-
 /// A handle on the plugin library (loaded once while any test uses it).
 fn library() -> PluginLibrary {
-    let path = library_path();
-    assert!(
-        path.is_file(),
-        "the Tessera plugin library {} does not exist; build it with \
-         `cargo build -p tessera-plugin --features assert_process_allocs` (or run \
-         `cargo xtask test`, which builds it and sets TESSERA_PLUGIN_LIB)",
-        path.display()
-    );
-    PluginLibrary::load(&path).unwrap()
+    PluginLibrary::load(&plugin_library_path()).unwrap()
 }
 
 /// A fresh, initialised Tessera instance.
@@ -143,19 +122,6 @@ fn padded(mut signal: Stereo, silence: usize) -> Stereo {
         channel.resize(channel.len() + silence, 0.0);
     }
     signal
-}
-
-/// 10·log10 of reference energy over error energy, across channels.
-fn snr_db(reference: [&[f32]; 2], estimate: [&[f32]; 2]) -> f64 {
-    let (mut signal, mut error) = (0.0f64, 0.0f64);
-    for (r, e) in reference.iter().zip(estimate) {
-        assert_eq!(r.len(), e.len());
-        for (&r, &e) in r.iter().zip(e) {
-            signal += f64::from(r) * f64::from(r);
-            error += (f64::from(r) - f64::from(e)).powi(2);
-        }
-    }
-    10.0 * (signal / error.max(1e-30)).log10()
 }
 
 /// SNR of `output` against `input` delayed by `lag` frames, over input frames `range`.
