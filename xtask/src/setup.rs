@@ -13,8 +13,10 @@ use crate::{run_step, run_step_with_env};
 /// Debian packages the build and the test suite need beyond a bare Rust toolchain with gcc:
 /// the small General MIDI SoundFont the data engine's tests render with; espeak-ng, which
 /// sings the vocals of most generated songs; the standalone plugin's audio back ends
-/// (pkg-config, ALSA and JACK headers); and what its editor test drives it with: a virtual
-/// X display, a JACK server with a file player, XTEST mouse input and screenshots.
+/// (pkg-config, ALSA and JACK headers); what its editor test drives it with: a virtual X
+/// display, a JACK server with a file player, XTEST mouse input and screenshots; and Ardour 7
+/// (`ardour7-lua`, the Dummy backend and `ardour-vst3-scanner`), the DAW
+/// `tests/tests/plugin_ardour.rs` runs the VST3 in (about 110 MB with its libraries).
 const DEBIAN_PACKAGES: &[&str] = &[
     "timgm6mb-soundfont",
     "espeak-ng",
@@ -26,6 +28,7 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "jack-tools",
     "xdotool",
     "imagemagick",
+    "ardour",
 ];
 
 /// The large Debian packages behind the real-size data sets, installed only by

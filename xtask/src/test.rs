@@ -1,7 +1,7 @@
 //! `cargo xtask test`: what CI runs. Formatting, lints with warnings as errors, the plugin's
 //! shared library and standalone application with nice-plug's allocation checker for the
-//! CLAP host and editor tests (`tests/tests/plugin_{clap,gui}.rs`), then every test of the
-//! workspace.
+//! tests that host them (a CLAP host, Ardour and the editor test:
+//! `tests/tests/plugin_{clap,ardour,gui}.rs`), then every test of the workspace.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,7 +12,7 @@ use crate::{PLUGIN_PACKAGE, run_step, run_step_with_env, setup, workspace_root};
 
 /// The library's crate name, which names the built file.
 const PLUGIN_LIB_NAME: &str = "tessera_plugin";
-/// What tells the CLAP host test which library to load.
+/// What tells the hosting tests which library to load.
 const PLUGIN_LIB_ENV: &str = "TESSERA_PLUGIN_LIB";
 /// The standalone application the editor test runs (`cargo test` leaves it alone: it needs
 /// the `standalone` feature).
