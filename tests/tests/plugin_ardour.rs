@@ -31,7 +31,8 @@ use tessera_train::data::soundfont::TEST_SOUNDFONT;
 /// The plugin's stems: its parameter names, and the song's stem files in lower case.
 const STEMS: [&str; 4] = ["Vocals", "Drums", "Bass", "Other"];
 /// Length of the song: several 1-s BSS Eval windows with every stem playing, short enough for
-/// five renders through the debug build (separating runs at about real time there).
+/// five renders through the debug build. Today they take 40 s; renders that wait for the
+/// plugin's worker (0.5x real time in the debug build) would take about 2.5 minutes.
 const SONG_SECONDS: f64 = 12.0;
 /// The song's seed: one whose 12 s have all four stems (the vocals enter after 5 s, so 7
 /// windows score).
