@@ -143,6 +143,8 @@ fn status_bar(ui: &mut egui::Ui, status: &EngineStatus) {
         ui.separator();
         if let Some(error) = status.worker_error.lock().as_ref() {
             ui.colored_label(egui::Color32::RED, format!("separation stopped: {error}"));
+        } else if status.rendering.load(Ordering::Relaxed) {
+            ui.colored_label(egui::Color32::GREEN, "rendering: waits for separation");
         } else {
             let overloads = status.overloads.load(Ordering::Relaxed);
             let color = if status.overloaded.load(Ordering::Relaxed) {

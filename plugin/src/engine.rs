@@ -24,7 +24,7 @@ pub const STEM_CHANNELS: usize = 2 * STEM_COUNT;
 
 /// Length of the crossfade between stems and dry fallback.
 const FADE_SECONDS: f32 = 0.02;
-/// The longest an offline render waits for the worker on one block before giving up on
+/// The longest a render waits for the worker on one block before giving up on
 /// it (then the block is the dry fallback, as in real time).
 const OFFLINE_PATIENCE: Duration = Duration::from_secs(60);
 
@@ -54,6 +54,8 @@ pub struct EngineBlock {
     pub dry: [Vec<f32>; 2],
     /// Per frame, how much of the output is stems (1) rather than dry fallback (0).
     pub wet: Vec<f32>,
+    /// How long the block waited for the worker (zero unless asked to wait).
+    pub waited: Duration,
 }
 
 /// A delay line of fixed length per channel.
@@ -153,6 +155,7 @@ impl SeparationEngine {
                 stems: std::array::from_fn(|_| std::array::from_fn(|_| buffer())),
                 dry: std::array::from_fn(|_| buffer()),
                 wet: buffer(),
+                waited: Duration::ZERO,
             },
         };
         engine.reset();
@@ -182,14 +185,16 @@ impl SeparationEngine {
     }
 
     /// Separates one block of stereo input (`left` and `right` the same length, at most
-    /// the activation's maximum block). In `offline` renders it waits for the worker, so
-    /// the output is exact; in real time it never waits.
-    pub fn process(&mut self, left: &[f32], right: &[f32], offline: bool) -> &EngineBlock {
+    /// the activation's maximum block). With `wait` (renders) it waits for the worker, so
+    /// the output is exact; without (real time) it never waits.
+    pub fn process(&mut self, left: &[f32], right: &[f32], wait: bool) -> &EngineBlock {
         let frames = left.len();
         self.send_input(left, right);
-        if offline {
-            self.wait_for_worker(frames);
-        }
+        self.block.waited = if wait {
+            self.wait_for_worker(frames)
+        } else {
+            Duration::ZERO
+        };
         let mut ready = self.from_worker.slots();
         let mut overloaded = false;
         for i in 0..frames {
@@ -212,7 +217,7 @@ impl SeparationEngine {
                 }
                 frame
             };
-            let keep_up = offline || (self.debt == 0 && ready >= self.fade_frames);
+            let keep_up = wait || (self.debt == 0 && ready >= self.fade_frames);
             let target = if stems.is_some() && keep_up { 1.0 } else { 0.0 };
             if target < 1.0 && !leading_in {
                 overloaded = true;
@@ -259,8 +264,8 @@ impl SeparationEngine {
         chunk.commit_all();
     }
 
-    /// Offline renders: waits until the worker has every frame this block needs.
-    fn wait_for_worker(&mut self, frames: usize) {
+    /// Renders: waits until the worker has every frame this block needs, and says how long.
+    fn wait_for_worker(&mut self, frames: usize) -> Duration {
         let needed = frames.saturating_sub(self.lead_in) + self.debt;
         let started = Instant::now();
         while self.from_worker.slots() < needed
@@ -269,6 +274,7 @@ impl SeparationEngine {
         {
             std::thread::sleep(Duration::from_micros(200));
         }
+        started.elapsed()
     }
 
     /// The next frame of the current stream, dropping stale frames from before a reset.

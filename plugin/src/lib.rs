@@ -21,6 +21,7 @@ mod editor;
 pub mod engine;
 pub mod params;
 mod remix;
+mod render_pace;
 pub mod status;
 mod worker;
 
@@ -28,6 +29,7 @@ use analysis::Analysis;
 use engine::SeparationEngine;
 use params::{STATE_VERSION, TesseraParams};
 use remix::Remix;
+use render_pace::RenderPace;
 use status::EngineStatus;
 
 /// The stems in output-port order, as `tessera_core::models::separator::STEMS` orders them.
@@ -55,8 +57,11 @@ pub struct Tessera {
     input: [Vec<f32>; 2],
     /// Mono mix of the block for the spectrogram.
     mono: Vec<f32>,
-    /// Whether the host renders offline (the engine may then wait for the worker).
+    /// Whether the host says it renders offline (the engine then waits for the worker).
     offline: bool,
+    /// Whether the host renders faster than real time without saying so (the engine then
+    /// waits for the worker too).
+    render_pace: RenderPace,
     sample_rate: f32,
 }
 
@@ -89,6 +94,7 @@ impl Default for Tessera {
             input: [Vec::new(), Vec::new()],
             mono: Vec::new(),
             offline: false,
+            render_pace: RenderPace::new(44_100.0),
             sample_rate: 44_100.0,
         }
     }
@@ -208,6 +214,7 @@ impl Plugin for Tessera {
         self.input = [vec![0.0; max_block], vec![0.0; max_block]];
         self.mono = vec![0.0; max_block];
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
+        self.render_pace = RenderPace::new(sample_rate);
         self.sample_rate = sample_rate;
         true
     }
@@ -249,11 +256,15 @@ impl Plugin for Tessera {
                 chunk.fill_from_iter(self.mono[..room].iter().copied());
             }
         }
+        let rendering = self.render_pace.block_started(started, frames) || self.offline;
+        self.status.rendering.store(rendering, Ordering::Relaxed);
         let block = engine.process(
             &self.input[0][..frames],
             &self.input[1][..frames],
-            self.offline,
+            rendering,
         );
+        let waited = block.waited;
+        self.render_pace.waited(waited);
         self.remix.process(
             &self.params,
             block,
@@ -262,7 +273,9 @@ impl Plugin for Tessera {
             aux.outputs,
             &self.status,
         );
-        let load = started.elapsed().as_secs_f32() * self.sample_rate / frames.max(1) as f32;
+        // Waiting for the worker in renders is not work the audio thread does.
+        let busy = started.elapsed().saturating_sub(waited);
+        let load = busy.as_secs_f32() * self.sample_rate / frames.max(1) as f32;
         let smoothed = 0.9 * self.status.audio_load.load(Ordering::Relaxed) + 0.1 * load;
         self.status.audio_load.store(smoothed, Ordering::Relaxed);
         ProcessStatus::Tail(engine.latency() as u32)

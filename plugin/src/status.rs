@@ -17,6 +17,9 @@ pub struct EngineStatus {
     pub audio_load: AtomicF32,
     /// Worker inference time over the audio duration it separated, smoothed.
     pub worker_rtf: AtomicF32,
+    /// Whether the audio thread waits for the worker: the host renders offline, or faster
+    /// than real time.
+    pub rendering: AtomicBool,
     /// Whether the main output is (partly) the dry fallback because the worker is late.
     pub overloaded: AtomicBool,
     /// Times the worker has missed its deadline since activation.
@@ -34,6 +37,7 @@ impl EngineStatus {
     /// Clears the per-activation figures.
     pub fn reset(&self) {
         self.overloaded.store(false, Ordering::Relaxed);
+        self.rendering.store(false, Ordering::Relaxed);
         self.overloads.store(0, Ordering::Relaxed);
         self.worker_rtf.store(0.0, Ordering::Relaxed);
         for peak in &self.stem_peaks {
