@@ -7,10 +7,12 @@ pub mod commands;
 pub mod data;
 pub mod evaluation;
 mod files;
+pub mod hubert;
 mod metrics_csv;
 pub mod plot;
 pub mod pretrain;
 mod progress;
+mod run_folder;
 pub mod separation;
 
 /// Runs one parsed command line.

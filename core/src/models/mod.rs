@@ -3,6 +3,7 @@
 pub mod ema;
 mod encoder;
 mod jepa_loss;
+pub mod pac_hubert;
 mod predictor;
 pub mod pupu_jepa;
 pub mod separator;
@@ -11,6 +12,7 @@ pub mod wav_jepa;
 
 pub use encoder::Encoder;
 pub use jepa_loss::JepaLoss;
+pub use pac_hubert::{PacHubert, PacHubertConfig};
 pub use predictor::Prediction;
 pub use pupu_jepa::{PupuJepa, PupuJepaConfig};
 pub use separator::{Separator, SeparatorConfig};

@@ -290,6 +290,15 @@ pub struct Encoded {
     pub bottleneck: TransformerOutput,
 }
 
+/// Which bottleneck tokens to hide, and what to show instead.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenMask<'a> {
+    /// `(batch, tokens, 1)`: 1 where a token is hidden, 0 where it is kept.
+    pub masked: &'a Tensor,
+    /// `(dim)`: the learned vector a hidden token becomes.
+    pub embedding: &'a Tensor,
+}
+
 /// The mixture chunks a batch separates: their complex STFT and the network's input.
 #[derive(Debug, Clone)]
 pub struct SpectraBatch {
@@ -302,115 +311,27 @@ pub struct SpectraBatch {
     pub samples: usize,
 }
 
-/// The encoder and bottleneck: the part PaC-HuBERT pretrains (stored under `encoder.` in
-/// both models, so a pretrained encoder initialises a separator by name).
+/// The analysis both the separator and PaC-HuBERT read: chunks of stereo audio → their
+/// complex STFT and the network's per-bin features.
 #[derive(Debug)]
-pub struct SeparatorEncoder {
-    down: Vec<DownBlock>,
-    bottleneck: Transformer,
-    /// `(T/P_t · F/P_f, C_b)` 2D sin-cos positions (time, frequency).
-    positions: Tensor,
-}
-
-impl SeparatorEncoder {
-    pub fn new(config: &SeparatorConfig, vb: VarBuilder) -> Result<Self> {
-        config.validate()?;
-        let mut down = Vec::with_capacity(config.stages.len());
-        let mut width = BIN_FEATURES;
-        for (i, &stage) in config.stages.iter().enumerate() {
-            down.push(DownBlock::new(width, stage, vb.pp(format!("down.{i}")))?);
-            width = stage.channels;
-        }
-        let (rows, cols) = config.token_grid();
-        Ok(Self {
-            down,
-            bottleneck: Transformer::new(&config.bottleneck, vb.pp("bottleneck"))?,
-            positions: sincos_2d(rows, cols, config.bottleneck.dim, vb.device())?
-                .to_dtype(vb.dtype())?,
-        })
-    }
-
-    /// Per-bin features `(batch, frames, bins, 3)` → skips and bottleneck.
-    pub fn forward(&self, features: &Tensor) -> Result<Encoded> {
-        let mut x = features.clone();
-        let mut skips = Vec::with_capacity(self.down.len() + 1);
-        for block in &self.down {
-            skips.push(x.clone());
-            x = block.forward(&x)?;
-        }
-        skips.push(x.clone());
-        let (b, rows, cols, dim) = x.dims4()?;
-        let tokens = x
-            .reshape((b, rows * cols, dim))?
-            .broadcast_add(&self.positions)?;
-        let bottleneck = self.bottleneck.forward(&tokens, false)?;
-        Ok(Encoded { skips, bottleneck })
-    }
-}
-
-/// The separator network.
-#[derive(Debug)]
-pub struct Separator {
-    config: SeparatorConfig,
-    /// The STFT the front end analyses with.
+pub struct FrontEnd {
     stft: Stft,
-    encoder: SeparatorEncoder,
-    /// Decoder blocks, innermost first.
-    up: Vec<UpBlock>,
-    /// Per-bin features → mask logits, added to the decoder's: the full-resolution skip
-    /// connection, kept to one small matmul because everything at full resolution is
-    /// memory-bound on the CPU (the decoder itself ends at the first block's resolution and
-    /// its last block expands straight to logits).
-    bin_head: Linear,
+    /// STFT frames per chunk.
+    frames: usize,
+    /// Bins the network sees.
+    bins: usize,
+    /// Samples per chunk and channel.
+    samples: usize,
 }
 
-impl Separator {
-    /// The checkpoint kind of separator files.
-    pub const KIND: &'static str = "separator";
-
-    /// Loads a separator written by `tessera finetune separator` (e.g. the shipped
-    /// `assets/separator-tiny/model-f16.safetensors`), in f32.
-    pub fn load(
-        path: &std::path::Path,
-        device: &Device,
-    ) -> std::result::Result<Self, CheckpointError> {
-        load_model(path, Self::KIND, device, |config, vb, _| {
-            Self::new(config, vb)
-        })
-    }
-
-    /// Loads a separator file held in memory (the default model embedded in a binary);
-    /// `name` stands for it in errors.
-    pub fn load_bytes(
-        bytes: &[u8],
-        name: &std::path::Path,
-        device: &Device,
-    ) -> std::result::Result<Self, CheckpointError> {
-        let saved = checkpoint::load_bytes(bytes, name, Self::KIND, device)?;
-        build_model(&saved, device, |config, vb, _| Self::new(config, vb))
-    }
-
-    pub fn new(config: SeparatorConfig, vb: VarBuilder) -> Result<Self> {
-        let encoder = SeparatorEncoder::new(&config, vb.pp("encoder"))?;
-        let stft = Stft::new(config.stft()).map_err(candle_core::Error::wrap)?;
-        let mut up = Vec::with_capacity(config.stages.len());
-        let mut width = CHANNELS * STEMS.len();
-        for (i, &stage) in config.stages.iter().enumerate() {
-            up.push(UpBlock::new(width, stage, vb.pp(format!("up.{i}")))?);
-            width = stage.channels;
-        }
-        up.reverse();
+impl FrontEnd {
+    pub fn new(config: &SeparatorConfig) -> Result<Self> {
         Ok(Self {
-            stft,
-            encoder,
-            up,
-            bin_head: Linear::new(BIN_FEATURES, CHANNELS * STEMS.len(), vb.pp("bin_head"))?,
-            config,
+            stft: Stft::new(config.stft()).map_err(candle_core::Error::wrap)?,
+            frames: config.chunk_frames,
+            bins: config.bins(),
+            samples: config.chunk_samples(),
         })
-    }
-
-    pub fn config(&self) -> &SeparatorConfig {
-        &self.config
     }
 
     /// The STFT and features of stereo chunks `[chunk][channel][sample]`, each exactly
@@ -423,8 +344,7 @@ impl Separator {
         chunks: &[[C; CHANNELS]],
         device: &Device,
     ) -> Result<SpectraBatch> {
-        let config = &self.config;
-        let (frames, bins, samples) = (config.chunk_frames, config.bins(), config.chunk_samples());
+        let (frames, bins, samples) = (self.frames, self.bins, self.samples);
         let full_bins = bins + 1;
         let per_chunk = CHANNELS * frames * full_bins;
         let mut spectrum = Vec::with_capacity(chunks.len() * per_chunk * 2);
@@ -468,6 +388,136 @@ impl Separator {
             features: Tensor::from_vec(features, (batch, frames, bins, BIN_FEATURES), device)?,
             samples,
         })
+    }
+}
+
+/// The encoder and bottleneck: the part PaC-HuBERT pretrains (stored under `encoder.` in
+/// both models, so a pretrained encoder initialises a separator by name).
+#[derive(Debug)]
+pub struct SeparatorEncoder {
+    down: Vec<DownBlock>,
+    bottleneck: Transformer,
+    /// `(T/P_t · F/P_f, C_b)` 2D sin-cos positions (time, frequency).
+    positions: Tensor,
+}
+
+impl SeparatorEncoder {
+    pub fn new(config: &SeparatorConfig, vb: VarBuilder) -> Result<Self> {
+        config.validate()?;
+        let mut down = Vec::with_capacity(config.stages.len());
+        let mut width = BIN_FEATURES;
+        for (i, &stage) in config.stages.iter().enumerate() {
+            down.push(DownBlock::new(width, stage, vb.pp(format!("down.{i}")))?);
+            width = stage.channels;
+        }
+        let (rows, cols) = config.token_grid();
+        Ok(Self {
+            down,
+            bottleneck: Transformer::new(&config.bottleneck, vb.pp("bottleneck"))?,
+            positions: sincos_2d(rows, cols, config.bottleneck.dim, vb.device())?
+                .to_dtype(vb.dtype())?,
+        })
+    }
+
+    /// Per-bin features `(batch, frames, bins, 3)` → skips and bottleneck.
+    pub fn forward(&self, features: &Tensor) -> Result<Encoded> {
+        self.forward_masked(features, None)
+    }
+
+    /// [`Self::forward`] with some bottleneck tokens replaced before the transformer, as
+    /// HuBERT masks its feature encoder's output: PaC-HuBERT predicts what they hid.
+    pub fn forward_masked(&self, features: &Tensor, mask: Option<TokenMask>) -> Result<Encoded> {
+        let mut x = features.clone();
+        let mut skips = Vec::with_capacity(self.down.len() + 1);
+        for block in &self.down {
+            skips.push(x.clone());
+            x = block.forward(&x)?;
+        }
+        skips.push(x.clone());
+        let (b, rows, cols, dim) = x.dims4()?;
+        let mut tokens = x.reshape((b, rows * cols, dim))?;
+        if let Some(TokenMask { masked, embedding }) = mask {
+            let kept = masked.affine(-1.0, 1.0)?;
+            tokens = (tokens.broadcast_mul(&kept)? + masked.broadcast_mul(embedding)?)?;
+        }
+        let tokens = tokens.broadcast_add(&self.positions)?;
+        let bottleneck = self.bottleneck.forward(&tokens, false)?;
+        Ok(Encoded { skips, bottleneck })
+    }
+}
+
+/// The separator network.
+#[derive(Debug)]
+pub struct Separator {
+    config: SeparatorConfig,
+    /// The analysis of the mixture chunks.
+    front_end: FrontEnd,
+    encoder: SeparatorEncoder,
+    /// Decoder blocks, innermost first.
+    up: Vec<UpBlock>,
+    /// Per-bin features → mask logits, added to the decoder's: the full-resolution skip
+    /// connection, kept to one small matmul because everything at full resolution is
+    /// memory-bound on the CPU (the decoder itself ends at the first block's resolution and
+    /// its last block expands straight to logits).
+    bin_head: Linear,
+}
+
+impl Separator {
+    /// The checkpoint kind of separator files.
+    pub const KIND: &'static str = "separator";
+
+    /// Loads a separator written by `tessera finetune separator` (e.g. the shipped
+    /// `assets/separator-tiny/model-f16.safetensors`), in f32.
+    pub fn load(
+        path: &std::path::Path,
+        device: &Device,
+    ) -> std::result::Result<Self, CheckpointError> {
+        load_model(path, Self::KIND, device, |config, vb, _| {
+            Self::new(config, vb)
+        })
+    }
+
+    /// Loads a separator file held in memory (the default model embedded in a binary);
+    /// `name` stands for it in errors.
+    pub fn load_bytes(
+        bytes: &[u8],
+        name: &std::path::Path,
+        device: &Device,
+    ) -> std::result::Result<Self, CheckpointError> {
+        let saved = checkpoint::load_bytes(bytes, name, Self::KIND, device)?;
+        build_model(&saved, device, |config, vb, _| Self::new(config, vb))
+    }
+
+    pub fn new(config: SeparatorConfig, vb: VarBuilder) -> Result<Self> {
+        let encoder = SeparatorEncoder::new(&config, vb.pp("encoder"))?;
+        let front_end = FrontEnd::new(&config)?;
+        let mut up = Vec::with_capacity(config.stages.len());
+        let mut width = CHANNELS * STEMS.len();
+        for (i, &stage) in config.stages.iter().enumerate() {
+            up.push(UpBlock::new(width, stage, vb.pp(format!("up.{i}")))?);
+            width = stage.channels;
+        }
+        up.reverse();
+        Ok(Self {
+            front_end,
+            encoder,
+            up,
+            bin_head: Linear::new(BIN_FEATURES, CHANNELS * STEMS.len(), vb.pp("bin_head"))?,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &SeparatorConfig {
+        &self.config
+    }
+
+    /// The STFT and features of stereo chunks (see [`FrontEnd::spectra`]).
+    pub fn spectra<C: AsRef<[f32]>>(
+        &self,
+        chunks: &[[C; CHANNELS]],
+        device: &Device,
+    ) -> Result<SpectraBatch> {
+        self.front_end.spectra(chunks, device)
     }
 
     /// Mask logits per bin, channel and stem: `(batch, frames, n_fft/2, channels, stems)`;

@@ -8,6 +8,7 @@ mod kmeans;
 mod masking;
 mod mel;
 mod nn_gradients;
+mod pac_hubert;
 mod patches;
 mod primitives_ft2d_melody;
 mod primitives_hpss;

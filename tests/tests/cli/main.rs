@@ -9,6 +9,7 @@ mod data_scenes;
 mod data_singing;
 mod data_songs;
 mod features;
+mod pac_hubert;
 mod pretrain;
 mod separation;
 mod spectrogram;

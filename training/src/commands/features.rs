@@ -48,10 +48,20 @@ pub struct PrimitiveArgs {
     /// `a/song.flac` → `a/song.flac.safetensors`), plus `primitive_features.json`.
     #[arg(long)]
     pub out: PathBuf,
-    /// Patch width P_t in STFT frames (10 ms each).
+    /// Rate the audio is analysed at, Hz (resampled to it).
+    #[arg(long, default_value_t = 44_100)]
+    pub sample_rate: u32,
+    /// STFT length.
+    #[arg(long, default_value_t = 2048)]
+    pub n_fft: usize,
+    /// STFT hop: the paper's 441 (10 ms); 512 for labels that Separator-Tiny's PaC-HuBERT
+    /// trains on (its STFT hop).
+    #[arg(long, default_value_t = 441)]
+    pub hop: usize,
+    /// Patch width P_t in STFT frames.
     #[arg(long, default_value_t = 32)]
     pub patch_time: usize,
-    /// Patch height P_f in frequency bins (even; 1024 bins are used).
+    /// Patch height P_f in frequency bins (even; the n_fft / 2 bins below Nyquist are used).
     #[arg(long, default_value_t = 64)]
     pub patch_freq: usize,
     /// Analyse consecutive segments of this many seconds independently. The default matches
@@ -103,6 +113,9 @@ pub struct SkippedFile {
 pub fn primitive(args: &PrimitiveArgs) -> anyhow::Result<PrimitiveRun> {
     let started = Instant::now();
     let config = PrimitiveFeaturesConfig {
+        sample_rate: args.sample_rate,
+        n_fft: args.n_fft,
+        hop_length: args.hop,
         patch_time: args.patch_time,
         patch_freq: args.patch_freq,
         segment_secs: Some(args.segment_secs),

@@ -1,11 +1,14 @@
-//! `tessera pretrain pupu-jepa | wav-jepa | wav-jepa-nat`: self-supervised pretraining.
+//! `tessera pretrain pupu-jepa | wav-jepa | wav-jepa-nat | pac-hubert`: self-supervised
+//! pretraining.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use candle_core::Device;
 use clap::{Args, ValueEnum};
 
+use crate::hubert::run::HubertMetricRow;
+use crate::hubert::{HubertConfig, HubertOptions, pretrain_hubert};
 use crate::pretrain::run::{CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PLOT_FILE};
 use crate::pretrain::{ModelKind, Preset, RunConfig, RunOptions, pretrain};
 
@@ -14,11 +17,16 @@ use crate::pretrain::{ModelKind, Preset, RunConfig, RunOptions, pretrain};
 pub struct PretrainArgs {
     /// The model to train.
     #[arg(value_enum)]
-    pub model: ModelKind,
+    pub model: PretrainModel,
     /// Folders of training audio (searched recursively; WAV/FLAC/MP3/OGG and .pk3/.zip
-    /// archives). Each folder is drawn from equally often.
+    /// archives). Each folder is drawn from equally often. For pac-hubert: the folders the
+    /// labels' audio paths are relative to.
     #[arg(long, required = true, num_args = 1..)]
     pub data: Vec<PathBuf>,
+    /// pac-hubert only: the folder of cluster labels (`tessera cluster assign --out`), one
+    /// file per audio file, whose patches match the model's STFT and patch sizes.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
     /// The run folder: config.toml, checkpoint, metrics.csv, loss.png, final model.
     #[arg(long)]
     pub out: PathBuf,
@@ -45,6 +53,19 @@ pub struct PretrainArgs {
     pub device: DeviceKind,
 }
 
+/// The models `tessera pretrain` trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PretrainModel {
+    /// I-JEPA on log-mel patches with frequency-aware positions.
+    PupuJepa,
+    /// JEPA on mono waveforms.
+    WavJepa,
+    /// JEPA on two-ear waveforms of naturalistic scenes.
+    WavJepaNat,
+    /// Masked prediction of primitive-feature clusters over the separator's encoder.
+    PacHubert,
+}
+
 /// A compute device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DeviceKind {
@@ -67,6 +88,17 @@ impl DeviceKind {
 }
 
 pub fn run(args: &PretrainArgs) -> anyhow::Result<()> {
+    let kind = match args.model {
+        PretrainModel::PupuJepa => ModelKind::PupuJepa,
+        PretrainModel::WavJepa => ModelKind::WavJepa,
+        PretrainModel::WavJepaNat => ModelKind::WavJepaNat,
+        PretrainModel::PacHubert => return pac_hubert(args),
+    };
+    anyhow::ensure!(
+        args.labels.is_none(),
+        "--labels is for pac-hubert; {} learns from the audio alone",
+        kind.name()
+    );
     let mut config = if args.resume {
         RunConfig::read(&args.out.join(CONFIG_FILE))?
     } else {
@@ -74,17 +106,17 @@ pub fn run(args: &PretrainArgs) -> anyhow::Result<()> {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
-                RunConfig::from_toml(args.model, &text, path)?
+                RunConfig::from_toml(kind, &text, path)?
             }
-            None => RunConfig::preset(args.model, args.preset),
+            None => RunConfig::preset(kind, args.preset),
         }
     };
     anyhow::ensure!(
-        config.kind == args.model,
+        config.kind == kind,
         "{} holds a {} run, not {}",
         args.out.display(),
         config.kind.name(),
-        args.model.name()
+        kind.name()
     );
     if let Some(steps) = args.steps {
         config.train.ema.ramp_steps =
@@ -122,4 +154,85 @@ pub fn run(args: &PretrainArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `tessera pretrain pac-hubert`.
+fn pac_hubert(args: &PretrainArgs) -> anyhow::Result<()> {
+    let labels = args
+        .labels
+        .clone()
+        .context("pac-hubert learns to predict cluster labels: pass --labels FOLDER")?;
+    anyhow::ensure!(
+        args.preset == Preset::Tiny,
+        "pac-hubert has one preset, Separator-Tiny's encoder; for another size pass --config"
+    );
+    let mut config = if args.resume {
+        HubertConfig::read(&args.out.join(CONFIG_FILE))?
+    } else {
+        match &args.config {
+            Some(path) => HubertConfig::read(path)?,
+            None => {
+                // Without a configuration the model predicts as many clusters as the
+                // labels were drawn from.
+                let mut config = HubertConfig::default();
+                config.model.clusters = labels_clusters(&labels)?;
+                config
+            }
+        }
+    };
+    if let Some(steps) = args.steps {
+        config.train.steps = steps;
+    }
+    let options = HubertOptions {
+        out: args.out.clone(),
+        data: args.data.clone(),
+        labels,
+        resume: args.resume,
+        stop_after: args.stop_after,
+        device: args.device.open()?,
+    };
+    let outcome = pretrain_hubert(&config, &options)?;
+    let recent = &outcome.metrics[outcome.metrics.len().saturating_sub(50)..];
+    let mean = |value: fn(&HubertMetricRow) -> f64| {
+        recent.iter().map(value).sum::<f64>() / recent.len().max(1) as f64
+    };
+    let seconds: f64 = outcome.metrics.iter().map(|r| r.seconds).sum();
+    println!(
+        "pac-hubert: {} of {} steps, loss {:.4}, masked accuracy {:.4} (means of the last {}; \
+         {} clusters), {:.1} min of training",
+        outcome.steps_done,
+        config.train.steps,
+        mean(|r| r.loss),
+        mean(|r| r.masked_accuracy),
+        recent.len(),
+        outcome.clusters,
+        seconds / 60.0
+    );
+    let out = args.out.display();
+    println!("  {out}/{METRICS_FILE}, {out}/{PLOT_FILE}, {out}/{CHECKPOINT_FILE}");
+    if outcome.finished {
+        println!(
+            "  final model: {out}/{MODEL_FILE} (initialise a separator with `tessera finetune \
+             separator --init {out}/{MODEL_FILE}`)"
+        );
+    } else {
+        println!(
+            "  continue with: tessera pretrain pac-hubert --data … --labels … --out {out} --resume"
+        );
+    }
+    Ok(())
+}
+
+/// The cluster count of the first labels file under `folder`.
+fn labels_clusters(folder: &Path) -> anyhow::Result<usize> {
+    let first = crate::files::files_with_extensions(folder, &["safetensors"])?
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(".labels.safetensors"))
+        .with_context(|| {
+            format!(
+                "{} holds no labels files (*.labels.safetensors)",
+                folder.display()
+            )
+        })?;
+    Ok(tessera_core::cluster::LabelsFile::read(&first)?.k)
 }

@@ -18,18 +18,14 @@ use super::config::RunConfig;
 use super::data::{ClipSource, ExampleKind, draw_example};
 use super::optim::AdamW;
 use super::task::{ModelKind, Task};
-use crate::files::write_atomic;
 use crate::metrics_csv::{MetricsRow, read_rows, write_rows};
 use crate::plot::{Curve, render_curves_png};
 use crate::progress;
+use crate::run_folder;
 
-/// Files of a run folder.
-pub const CONFIG_FILE: &str = "config.toml";
-pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
-pub const MODEL_FILE: &str = "model.safetensors";
-pub const MODEL_F16_FILE: &str = "model-f16.safetensors";
-pub const METRICS_FILE: &str = "metrics.csv";
-pub const PLOT_FILE: &str = "loss.png";
+pub use crate::run_folder::{
+    CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_F16_FILE, MODEL_FILE, PLOT_FILE,
+};
 
 /// A target-embedding spread below this share of its early value is reported as collapse.
 const COLLAPSE_RATIO: f64 = 0.3;
@@ -80,29 +76,19 @@ pub struct RunOutcome {
 /// Trains `config` in `options.out`.
 pub fn pretrain(config: &RunConfig, options: &RunOptions) -> anyhow::Result<RunOutcome> {
     let out = &options.out;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    run_folder::open(
+        out,
+        options.resume,
+        || {
+            // Only the run's length (and the schedules that stretch with it) may change.
+            let mut saved = RunConfig::read(&out.join(CONFIG_FILE))?;
+            saved.train.steps = config.train.steps;
+            saved.train.ema.ramp_steps = config.train.ema.ramp_steps;
+            Ok(&saved == config)
+        },
+        &config.to_toml()?,
+    )?;
     let checkpoint_path = out.join(CHECKPOINT_FILE);
-    if options.resume {
-        // Only the run's length (and the schedules that stretch with it) may change.
-        let mut saved = RunConfig::read(&out.join(CONFIG_FILE))?;
-        saved.train.steps = config.train.steps;
-        saved.train.ema.ramp_steps = config.train.ema.ramp_steps;
-        if &saved != config {
-            bail!(
-                "{} was started with another configuration; resume without --config",
-                out.display()
-            );
-        }
-        write_atomic(&out.join(CONFIG_FILE), config.to_toml()?.as_bytes())?;
-    } else {
-        if checkpoint_path.exists() {
-            bail!(
-                "{} already holds a run: pass --resume to continue it, or choose another --out",
-                out.display()
-            );
-        }
-        write_atomic(&out.join(CONFIG_FILE), config.to_toml()?.as_bytes())?;
-    }
     let train = &config.train;
     anyhow::ensure!(
         train.batch_size > 0 && train.steps > 0 && train.checkpoint_every > 0,

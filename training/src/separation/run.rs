@@ -20,22 +20,18 @@ use tessera_core::nn::seeded_normal_init;
 use super::augment::{AugmentConfig, StemCrop, draw_example};
 use super::config::FinetuneConfig;
 use super::songs::{StemSong, find_song_folders, load_song, mix, subset};
-use crate::files::write_atomic;
 use crate::metrics_csv::{MetricsRow, read_rows, write_rows};
 use crate::plot::{Curve, render_curves_png};
 use crate::pretrain::optim::AdamW;
 use crate::progress;
+use crate::run_folder;
 
 /// The checkpoint kind of PaC-HuBERT runs, whose encoder initialises a separator.
 const PAC_HUBERT_KIND: &str = "pac-hubert";
 
-/// Files of a run folder.
-pub const CONFIG_FILE: &str = "config.toml";
-pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
-pub const MODEL_FILE: &str = "model.safetensors";
-pub const MODEL_F16_FILE: &str = "model-f16.safetensors";
-pub const METRICS_FILE: &str = "metrics.csv";
-pub const PLOT_FILE: &str = "loss.png";
+pub use crate::run_folder::{
+    CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_F16_FILE, MODEL_FILE, PLOT_FILE,
+};
 
 /// How and where a run executes.
 pub struct FinetuneOptions {
@@ -86,23 +82,17 @@ pub fn finetune(
     options: &FinetuneOptions,
 ) -> anyhow::Result<FinetuneOutcome> {
     let out = &options.out;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    run_folder::open(
+        out,
+        options.resume,
+        || {
+            let mut saved = FinetuneConfig::read(&out.join(CONFIG_FILE))?;
+            saved.train.steps = config.train.steps;
+            Ok(&saved == config)
+        },
+        &config.to_toml()?,
+    )?;
     let checkpoint_path = out.join(CHECKPOINT_FILE);
-    if options.resume {
-        let mut saved = FinetuneConfig::read(&out.join(CONFIG_FILE))?;
-        saved.train.steps = config.train.steps;
-        ensure!(
-            &saved == config,
-            "{} was started with another configuration; resume without --config",
-            out.display()
-        );
-    } else if checkpoint_path.exists() {
-        bail!(
-            "{} already holds a run: pass --resume to continue it, or choose another --out",
-            out.display()
-        );
-    }
-    write_atomic(&out.join(CONFIG_FILE), config.to_toml()?.as_bytes())?;
     let train = &config.train;
     ensure!(
         train.batch_size > 0 && train.steps > 0 && train.checkpoint_every > 0,
@@ -257,17 +247,7 @@ pub fn finetune(
     bar.finish_and_clear();
     let finished = end == train.steps;
     if finished {
-        for (file, dtype) in [(MODEL_FILE, DType::F32), (MODEL_F16_FILE, DType::F16)] {
-            let tensors = tensors_of(&vars, "trainable.", dtype)?;
-            let extra = BTreeMap::from([("step".to_owned(), end.to_string())]);
-            checkpoint::save(
-                &out.join(file),
-                Separator::KIND,
-                &config.model,
-                &tensors,
-                &extra,
-            )?;
-        }
+        run_folder::write_models(out, Separator::KIND, &config.model, &vars, end)?;
     }
     Ok(FinetuneOutcome {
         steps_done: end,
