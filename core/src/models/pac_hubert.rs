@@ -86,6 +86,17 @@ impl PacHubert {
     /// The checkpoint kind of PaC-HuBERT runs.
     pub const KIND: &'static str = "pac-hubert";
 
+    /// Loads a model written by `tessera pretrain pac-hubert` (its `model.safetensors` or a
+    /// checkpoint), in f32.
+    pub fn load(
+        path: &std::path::Path,
+        device: &Device,
+    ) -> std::result::Result<Self, crate::checkpoint::CheckpointError> {
+        crate::checkpoint::load_model(path, Self::KIND, device, |config, vb, _| {
+            Self::new(config, vb)
+        })
+    }
+
     pub fn new(config: PacHubertConfig, vb: VarBuilder) -> Result<Self> {
         config
             .masking

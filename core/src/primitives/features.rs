@@ -277,6 +277,28 @@ impl PrimitiveFeatures {
         Ok(PatchFeatures { features, segments })
     }
 
+    /// The segments [`Self::extract`] cuts a signal of `len` samples into, with their patch
+    /// grids, without analysing anything: for features of another kind (a network's layers)
+    /// that must line up with these patches row for row.
+    pub fn segment_grids(&self, len: usize) -> Result<Vec<SegmentGrid>, PrimitiveError> {
+        self.segment_ranges(len)
+            .into_iter()
+            .map(|range| {
+                let frames = self.stft.config().n_frames(range.len())?;
+                let bins = self.config.n_fft / 2 + 1;
+                let kept_bins = bins - usize::from(self.config.drop_nyquist);
+                let (half_rows, time_patches) = self.grid.grid_shape(kept_bins, frames)?;
+                Ok(SegmentGrid {
+                    start_sample: range.start,
+                    samples: range.len(),
+                    frames,
+                    freq_patches: half_rows.div_ceil(2),
+                    time_patches,
+                })
+            })
+            .collect()
+    }
+
     /// The sample ranges analysed independently (see the module docs on segments).
     fn segment_ranges(&self, len: usize) -> Vec<std::ops::Range<usize>> {
         let Some(secs) = self.config.segment_secs else {

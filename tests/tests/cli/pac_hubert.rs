@@ -1,12 +1,14 @@
 //! PaC-HuBERT end to end on a tiny model: `tessera features primitive` with the model's STFT
 //! and patches, `tessera cluster fit` and `assign`, `tessera pretrain pac-hubert` (outputs,
-//! exact resumption, a falling loss) and `tessera finetune separator --init` taking the
+//! exact resumption, a falling loss), the second iteration on a layer's clusters
+//! (`tessera features pac-hubert`), and `tessera finetune separator --init` taking the
 //! pretrained encoder; and the errors for labels that do not fit the model.
 
 use std::path::Path;
 
 use tessera_core::audio::AudioBuffer;
 use tessera_core::audio::encode::{WavSampleFormat, write_wav};
+use tessera_core::features_file::FeaturesFile;
 use tessera_tests::{ScratchDir, checkpoint_tensors, png_size, tessera};
 use tessera_train::hubert::run::{HubertMetricRow, read_metrics};
 
@@ -197,6 +199,86 @@ fn pretraining_lowers_the_loss_resumes_exactly_and_initialises_a_separator() {
         last < 0.8 * first,
         "the loss fell from {first:.3} to {last:.3} only"
     );
+
+    // The second iteration (2SSL): the learnt model's second block per patch, on the same
+    // grid as the primitive features, clustered into the next run's labels.
+    let layer_features = scratch.join("layer-features");
+    let layer_labels = scratch.join("layer-labels").display().to_string();
+    let centroids = scratch
+        .join("layer-centroids.safetensors")
+        .display()
+        .to_string();
+    let layer_features_arg = layer_features.display().to_string();
+    let first_model = out.join("model.safetensors").display().to_string();
+    tessera(&[
+        "features",
+        "pac-hubert",
+        "--model",
+        &first_model,
+        "--layer",
+        "2",
+        "--data",
+        &audio,
+        "--out",
+        &layer_features_arg,
+    ])
+    .unwrap();
+    let primitive = FeaturesFile::read(&scratch.join("features/melody.wav.safetensors")).unwrap();
+    let layer = FeaturesFile::read(&layer_features.join("melody.wav.safetensors")).unwrap();
+    assert_eq!(layer.features.dim(), (primitive.features.nrows(), 16));
+    assert_eq!(layer.metadata["segments"], primitive.metadata["segments"]);
+    assert_eq!(layer.metadata["hop_length"], "64");
+    tessera(&[
+        "cluster",
+        "fit",
+        "--features",
+        &layer_features_arg,
+        "--k",
+        "6",
+        "--out",
+        &centroids,
+    ])
+    .unwrap();
+    tessera(&[
+        "cluster",
+        "assign",
+        "--features",
+        &layer_features_arg,
+        "--centroids",
+        &centroids,
+        "--out",
+        &layer_labels,
+    ])
+    .unwrap();
+    let config = scratch.join("second.toml");
+    std::fs::write(&config, pretrain_config(4)).unwrap();
+    let second = scratch.join("second");
+    pretrain(
+        &audio,
+        &layer_labels,
+        &config.display().to_string(),
+        &second.display().to_string(),
+        &[],
+    )
+    .unwrap();
+    assert!(second.join("model.safetensors").is_file());
+    let message = format!(
+        "{:#}",
+        tessera(&[
+            "features",
+            "pac-hubert",
+            "--model",
+            &first_model,
+            "--layer",
+            "3",
+            "--data",
+            &audio,
+            "--out",
+            &layer_features_arg,
+        ])
+        .unwrap_err()
+    );
+    assert!(message.contains("blocks 1 to 2"), "{message}");
 
     // An interrupted and resumed run ends exactly like an uninterrupted one.
     let config = scratch.join("pac-hubert.toml");

@@ -9,3 +9,4 @@ pub mod room;
 pub mod scenes;
 pub mod songs;
 pub mod soundfont;
+pub mod stereo;

@@ -11,16 +11,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use rand::{Rng, RngExt};
-use tessera_core::audio::channels::to_stereo;
-use tessera_core::audio::decode::decode_file;
 use tessera_core::cluster::LabelsFile;
-use tessera_core::dsp::resample::{ResampleQuality, resample_planar};
 use tessera_core::models::PacHubertConfig;
 use tessera_core::models::separator::CHANNELS;
 use tessera_core::primitives::features::SegmentGrid;
 
+use crate::data::stereo::read_stereo;
 use crate::files::files_with_extensions;
 
 /// How `tessera cluster assign` names its outputs.
@@ -150,7 +148,7 @@ impl LabelledSet {
                     )
                 })?;
             tracks.push(LabelledTrack {
-                audio: read_stereo(&audio, separator.sample_rate)?,
+                audio: read_stereo(&audio, separator.sample_rate)?.channels,
                 segments: placed,
                 labels: file.labels.to_vec(),
             });
@@ -221,26 +219,4 @@ impl LabelledSet {
             labels,
         }
     }
-}
-
-/// Decodes `path` as stereo at `rate`.
-fn read_stereo(path: &Path, rate: u32) -> anyhow::Result<[Vec<f32>; CHANNELS]> {
-    let audio = decode_file(path)?;
-    let stereo = to_stereo(&audio);
-    let planar: Vec<&[f32]> = stereo.channels.iter().map(Vec::as_slice).collect();
-    let resampled = resample_planar(&planar, audio.sample_rate, rate, ResampleQuality::Balanced)
-        .with_context(|| {
-            format!(
-                "{}: cannot resample from {} Hz",
-                path.display(),
-                audio.sample_rate
-            )
-        })?;
-    let [left, right]: [Vec<f32>; CHANNELS] = resampled
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("{}: not stereo after conversion", path.display()))?;
-    if left.iter().chain(&right).any(|x| !x.is_finite()) {
-        bail!("{}: holds NaN or infinite samples", path.display());
-    }
-    Ok([left, right])
 }
