@@ -17,6 +17,11 @@ pub trait MetricsRow: Sized {
 
     /// The row from values in header order (as many as the header has columns).
     fn from_values(values: &[f64]) -> Self;
+
+    /// Steps completed when the row was logged: every header starts with `step`.
+    fn step(&self) -> usize {
+        self.values()[0] as usize
+    }
 }
 
 /// Writes `rows` to `path` atomically.

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tessera_core::models::PacHubertConfig;
 
 use crate::pretrain::optim::OptimConfig;
+use crate::run_folder;
 
 /// Everything about the loop except the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,10 +53,7 @@ pub struct HubertConfig {
 impl HubertConfig {
     /// Reads a TOML configuration; absent fields take the defaults.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text)
-            .with_context(|| format!("{} is not a valid PaC-HuBERT configuration", path.display()))
+        run_folder::read_config(path, "PaC-HuBERT")
     }
 
     pub fn to_toml(&self) -> anyhow::Result<String> {

@@ -1,16 +1,16 @@
 //! The PaC-HuBERT pretraining loop: seeded labelled chunks and span masks per step, AdamW,
 //! metrics (loss, masked accuracy), a plot and atomic checkpoints that resume exactly.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{bail, ensure};
 use candle_core::{DType, Device, Var};
 use candle_nn::{VarBuilder, VarMap};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tessera_core::checkpoint::{self, tensors_of};
+use tessera_core::checkpoint::tensors_of;
 use tessera_core::models::PacHubert;
 use tessera_core::nn::seeded_normal_init;
 
@@ -20,7 +20,7 @@ use crate::metrics_csv::{MetricsRow, read_rows, write_rows};
 use crate::plot::{Curve, render_curves_png};
 use crate::pretrain::optim::AdamW;
 use crate::progress;
-use crate::run_folder::{self, CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, PLOT_FILE};
+use crate::run_folder::{self, CONFIG_FILE, METRICS_FILE, PLOT_FILE, Schedule};
 
 /// How and where a run executes.
 pub struct HubertOptions {
@@ -81,12 +81,13 @@ pub fn pretrain_hubert(
             Ok(&saved == config)
         },
         &config.to_toml()?,
+        Schedule {
+            steps: config.train.steps,
+            batch_size: config.train.batch_size,
+            checkpoint_every: config.train.checkpoint_every,
+        },
     )?;
     let train = &config.train;
-    ensure!(
-        train.batch_size > 0 && train.steps > 0 && train.checkpoint_every > 0,
-        "steps, batch_size and checkpoint_every must be positive"
-    );
     let set = LabelledSet::open(&options.data, &options.labels, &config.model)?;
     ensure!(
         set.clusters() == config.model.clusters,
@@ -108,20 +109,13 @@ pub fn pretrain_hubert(
     let named: HashMap<String, Var> = vars.data().lock().expect("VarMap lock").clone();
     let mut optim = AdamW::new(train.optim, &named)?;
 
-    let checkpoint_path = out.join(CHECKPOINT_FILE);
     let mut metrics = Vec::new();
     let mut start = 0;
     if options.resume {
-        let saved = checkpoint::load(&checkpoint_path, PacHubert::KIND, device)?;
+        let (saved, step, logged) = run_folder::resume(out, PacHubert::KIND, device)?;
         saved.restore(&vars, "trainable.")?;
-        start = saved
-            .metadata
-            .get("step")
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("{} records no step", checkpoint_path.display()))?;
-        optim.restore(&saved.tensors, "optim.", start)?;
-        metrics = read_metrics(&out.join(METRICS_FILE))?;
-        metrics.retain(|row| row.step <= start);
+        optim.restore(&saved.tensors, "optim.", step)?;
+        (start, metrics) = (step, logged);
     }
     let end = options
         .stop_after
@@ -176,14 +170,7 @@ pub fn pretrain_hubert(
         if done % train.checkpoint_every == 0 || done == end {
             let mut tensors = tensors_of(&vars, "trainable.", DType::F32)?;
             tensors.extend(optim.state("optim."));
-            let extra = BTreeMap::from([("step".to_owned(), done.to_string())]);
-            checkpoint::save(
-                &checkpoint_path,
-                PacHubert::KIND,
-                &config.model,
-                &tensors,
-                &extra,
-            )?;
+            run_folder::save_checkpoint(out, PacHubert::KIND, &config.model, &tensors, done)?;
             write_rows(&out.join(METRICS_FILE), &metrics)?;
             plot_metrics(&metrics, &out.join(PLOT_FILE))?;
             let recent = &metrics[metrics.len().saturating_sub(train.checkpoint_every)..];

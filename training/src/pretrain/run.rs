@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use candle_core::{DType, Device, Var};
 use candle_nn::{VarBuilder, VarMap};
 use rand::SeedableRng;
@@ -21,7 +21,7 @@ use super::task::{ModelKind, Task};
 use crate::metrics_csv::{MetricsRow, read_rows, write_rows};
 use crate::plot::{Curve, render_curves_png};
 use crate::progress;
-use crate::run_folder;
+use crate::run_folder::{self, Schedule};
 
 pub use crate::run_folder::{
     CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_F16_FILE, MODEL_FILE, PLOT_FILE,
@@ -87,13 +87,13 @@ pub fn pretrain(config: &RunConfig, options: &RunOptions) -> anyhow::Result<RunO
             Ok(&saved == config)
         },
         &config.to_toml()?,
+        Schedule {
+            steps: config.train.steps,
+            batch_size: config.train.batch_size,
+            checkpoint_every: config.train.checkpoint_every,
+        },
     )?;
-    let checkpoint_path = out.join(CHECKPOINT_FILE);
     let train = &config.train;
-    anyhow::ensure!(
-        train.batch_size > 0 && train.steps > 0 && train.checkpoint_every > 0,
-        "steps, batch_size and checkpoint_every must be positive"
-    );
 
     let device = &options.device;
     let (trainable, target) = (VarMap::new(), VarMap::new());
@@ -116,17 +116,11 @@ pub fn pretrain(config: &RunConfig, options: &RunOptions) -> anyhow::Result<RunO
     let mut metrics = Vec::new();
     let mut start = 0;
     if options.resume {
-        let saved = checkpoint::load(&checkpoint_path, config.kind.name(), device)?;
+        let (saved, step, logged) = run_folder::resume(out, config.kind.name(), device)?;
         saved.restore(&trainable, "trainable.")?;
         saved.restore(&target, "target.")?;
-        start = saved
-            .metadata
-            .get("step")
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("{} records no step", checkpoint_path.display()))?;
-        optim.restore(&saved.tensors, "optim.", start)?;
-        metrics = read_metrics(&out.join(METRICS_FILE))?;
-        metrics.retain(|row: &MetricRow| row.step <= start);
+        optim.restore(&saved.tensors, "optim.", step)?;
+        (start, metrics) = (step, logged);
     }
     let end = options
         .stop_after
@@ -198,14 +192,7 @@ pub fn pretrain(config: &RunConfig, options: &RunOptions) -> anyhow::Result<RunO
             let mut tensors = tensors_of(&trainable, "trainable.", DType::F32)?;
             tensors.extend(tensors_of(&target, "target.", DType::F32)?);
             tensors.extend(optim.state("optim."));
-            let extra = BTreeMap::from([("step".to_owned(), done.to_string())]);
-            checkpoint::save(
-                &checkpoint_path,
-                config.kind.name(),
-                &config.model,
-                &tensors,
-                &extra,
-            )?;
+            run_folder::save_checkpoint(out, config.kind.name(), &config.model, &tensors, done)?;
             write_rows(&out.join(METRICS_FILE), &metrics)?;
             plot_metrics(config.kind.name(), &metrics, &out.join(PLOT_FILE))?;
             // Also when stderr is no terminal (the bar is hidden then): logs of long runs.

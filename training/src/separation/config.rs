@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tessera_core::models::SeparatorConfig;
 
 use super::augment::AugmentConfig;
 use crate::pretrain::optim::OptimConfig;
+use crate::run_folder;
 
 /// Everything about the loop except the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,10 +64,7 @@ pub struct FinetuneConfig {
 impl FinetuneConfig {
     /// Reads a TOML configuration; absent fields take the defaults.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text)
-            .with_context(|| format!("{} is not a valid separator configuration", path.display()))
+        run_folder::read_config(path, "separator")
     }
 
     pub fn to_toml(&self) -> anyhow::Result<String> {

@@ -2,11 +2,11 @@
 //! waveforms, AdamW, validation SDR at every checkpoint, metrics, plots and atomic
 //! checkpoints that resume exactly.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::bail;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use rand::{RngExt, SeedableRng};
@@ -24,7 +24,7 @@ use crate::metrics_csv::{MetricsRow, read_rows, write_rows};
 use crate::plot::{Curve, render_curves_png};
 use crate::pretrain::optim::AdamW;
 use crate::progress;
-use crate::run_folder;
+use crate::run_folder::{self, Schedule};
 
 /// The checkpoint kind of PaC-HuBERT runs, whose encoder initialises a separator.
 const PAC_HUBERT_KIND: &str = "pac-hubert";
@@ -91,13 +91,13 @@ pub fn finetune(
             Ok(&saved == config)
         },
         &config.to_toml()?,
+        Schedule {
+            steps: config.train.steps,
+            batch_size: config.train.batch_size,
+            checkpoint_every: config.train.checkpoint_every,
+        },
     )?;
-    let checkpoint_path = out.join(CHECKPOINT_FILE);
     let train = &config.train;
-    ensure!(
-        train.batch_size > 0 && train.steps > 0 && train.checkpoint_every > 0,
-        "steps, batch_size and checkpoint_every must be positive"
-    );
 
     let device = &options.device;
     let vars = VarMap::new();
@@ -112,16 +112,10 @@ pub fn finetune(
     let mut metrics = Vec::new();
     let mut start = 0;
     if options.resume {
-        let saved = checkpoint::load(&checkpoint_path, Separator::KIND, device)?;
+        let (saved, step, logged) = run_folder::resume(out, Separator::KIND, device)?;
         saved.restore(&vars, "trainable.")?;
-        start = saved
-            .metadata
-            .get("step")
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("{} records no step", checkpoint_path.display()))?;
-        optim.restore(&saved.tensors, "optim.", start)?;
-        metrics = read_metrics(&out.join(METRICS_FILE))?;
-        metrics.retain(|row| row.step <= start);
+        optim.restore(&saved.tensors, "optim.", step)?;
+        (start, metrics) = (step, logged);
     } else if let Some(init) = &options.init {
         let saved = checkpoint::load(init, PAC_HUBERT_KIND, device)?;
         let restored = saved.restore_part(&vars, "trainable.", "encoder.")?;
@@ -214,14 +208,7 @@ pub fn finetune(
         if checkpoint_now {
             let mut tensors = tensors_of(&vars, "trainable.", DType::F32)?;
             tensors.extend(optim.state("optim."));
-            let extra = BTreeMap::from([("step".to_owned(), done.to_string())]);
-            checkpoint::save(
-                &checkpoint_path,
-                Separator::KIND,
-                &config.model,
-                &tensors,
-                &extra,
-            )?;
+            run_folder::save_checkpoint(out, Separator::KIND, &config.model, &tensors, done)?;
             write_rows(&out.join(METRICS_FILE), &metrics)?;
             plot_metrics(&metrics, &out.join(PLOT_FILE))?;
             let recent = &metrics[metrics.len().saturating_sub(train.checkpoint_every)..];
