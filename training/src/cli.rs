@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::attention::AttentionArgs;
 use crate::commands::cluster::ClusterArgs;
 use crate::commands::data::DataArgs;
 use crate::commands::eval::EvalArgs;
@@ -24,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Draw the log-mel spectrogram of an audio file as a PNG and print its statistics.
     Spectrogram(SpectrogramArgs),
+    /// Draw where PupuJEPA's predictor looks to predict a masked region of a clip.
+    Attention(AttentionArgs),
     /// Make or inspect training and evaluation data.
     Data(DataArgs),
     /// Compute per-patch features of audio files (e.g. PaC-HuBERT's primitive features).

@@ -19,6 +19,7 @@ pub mod separation;
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Spectrogram(args) => commands::spectrogram::run(&args),
+        cli::Command::Attention(args) => commands::attention::run(&args),
         cli::Command::Cluster(args) => commands::cluster::run(&args),
         cli::Command::Data(args) => commands::data::run(&args),
         cli::Command::Features(args) => commands::features::run(&args),

@@ -1,6 +1,7 @@
 //! The `tessera` command line end to end on tiny data, in one binary: one link instead of
 //! one per command, and the test harness spreads every test over the cores at once.
 
+mod attention;
 mod cluster;
 mod data_crops;
 mod data_keys;

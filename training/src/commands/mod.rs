@@ -1,5 +1,6 @@
 //! One module per `tessera` subcommand.
 
+pub mod attention;
 pub mod cluster;
 pub mod data;
 pub mod eval;

@@ -169,6 +169,7 @@ pub fn render(args: &SpectrogramArgs) -> Result<SpectrogramSummary> {
         band_hz: band_hz.clone(),
         db_range: (-args.top_db, 0.0),
         size: args.size,
+        overlay: None,
     };
     if let Some(dir) = args.out.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
@@ -202,14 +203,14 @@ fn levels(audio: &AudioBuffer) -> (f64, f64) {
     (peak, sum_squares / count)
 }
 
-fn file_name(path: &Path) -> String {
+pub(crate) fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(
         || path.display().to_string(),
         |name| name.to_string_lossy().into_owned(),
     )
 }
 
-fn parse_size(text: &str) -> Result<(u32, u32), String> {
+pub(crate) fn parse_size(text: &str) -> Result<(u32, u32), String> {
     let (width, height) = text
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("expected WIDTHxHEIGHT, got `{text}`"))?;

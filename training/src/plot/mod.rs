@@ -8,4 +8,4 @@ mod font;
 pub mod spectrogram;
 
 pub use curves::{Curve, render_curves_png};
-pub use spectrogram::{SpectrogramFigure, render_spectrogram_png};
+pub use spectrogram::{PatchOverlay, SpectrogramFigure, render_spectrogram_png};

@@ -1,6 +1,9 @@
 //! A spectrogram figure: time on x, frequency bands on y (labelled in Hz), values in dB
-//! through a perceptually uniform colour map, with a colour bar.
+//! through a perceptually uniform colour map, with a colour bar; optionally a heatmap over
+//! a patch grid on top (a model's attention), the spectrogram then in grey so the heat
+//! stands out, with its own colour bar and one region outlined in red.
 
+use std::ops::Range;
 use std::path::Path;
 
 use anyhow::{Context, Result, ensure};
@@ -29,7 +32,22 @@ pub struct SpectrogramFigure<'a> {
     pub db_range: (f32, f32),
     /// Image size in pixels (width, height), colour bar included.
     pub size: (u32, u32),
+    /// A heatmap over the spectrogram's patch grid.
+    pub overlay: Option<PatchOverlay<'a>>,
 }
+
+/// Weights over a grid of equal spectrogram patches, drawn as heat over the spectrogram.
+pub struct PatchOverlay<'a> {
+    /// `[frequency patches × time patches]`, row 0 = the lowest patches.
+    pub weights: ArrayView2<'a, f32>,
+    /// What the colour bar calls the weights.
+    pub label: String,
+    /// The patches outlined in red: frequency and time patch ranges.
+    pub outline: (Range<usize>, Range<usize>),
+}
+
+/// How opaque the heat of the largest weight is over the grey spectrogram.
+const HEAT_OPACITY: f64 = 0.8;
 
 /// Renders `figure` to a PNG at `path`.
 pub fn render_spectrogram_png(figure: &SpectrogramFigure, path: &Path) -> Result<()> {
@@ -71,8 +89,11 @@ pub fn render_spectrogram_png(figure: &SpectrogramFigure, path: &Path) -> Result
         .axis_desc_style((FAMILY, 14))
         .draw()?;
 
-    let colormap = ViridisRGB;
     let (lo, hi) = figure.db_range;
+    let heat_max = figure
+        .overlay
+        .as_ref()
+        .map(|o| o.weights.fold(f32::MIN_POSITIVE, |acc, &w| acc.max(w)));
     let pixels = chart.plotting_area().strip_coord_spec();
     let (width, height) = pixels.dim_in_pixel();
     let column_frames = pixel_bins(frames, width as usize);
@@ -86,14 +107,67 @@ pub fn render_spectrogram_png(figure: &SpectrogramFigure, path: &Path) -> Result
                 .row(band)
                 .slice(ndarray::s![frame_range.clone()])
                 .fold(f32::NEG_INFINITY, |acc, &v| acc.max(v));
-            let color = colormap.get_color_normalized(value.clamp(lo, hi), lo, hi);
+            let level = value.clamp(lo, hi);
+            let color = match (&figure.overlay, heat_max) {
+                (Some(overlay), Some(max)) => {
+                    let (patches_f, patches_t) = overlay.weights.dim();
+                    let weight = overlay.weights[[
+                        band * patches_f / bands,
+                        frame_range.start * patches_t / frames,
+                    ]];
+                    heat_over_grey((level - lo) / (hi - lo).max(1e-6), weight / max)
+                }
+                _ => ViridisRGB.get_color_normalized(level, lo, hi),
+            };
             pixels.draw_pixel((column as i32, row as i32), &color)?;
         }
     }
-    draw_colorbar(&bar_area, figure.db_range, "dB", &colormap)?;
+    match (&figure.overlay, heat_max) {
+        (Some(overlay), Some(max)) => {
+            let (patches_f, patches_t) = overlay.weights.dim();
+            let (freq, time) = &overlay.outline;
+            // Patch edges in pixels: time left to right, frequency bottom to top.
+            let x = |t: usize| (t * width as usize / patches_t) as i32;
+            let y = |f: usize| height as i32 - (f * height as usize / patches_f) as i32;
+            let (left, right) = (x(time.start), x(time.end) - 1);
+            let (top, bottom) = (y(freq.end), y(freq.start) - 1);
+            for inset in 0..2 {
+                pixels.draw(&Rectangle::new(
+                    [(left + inset, top + inset), (right - inset, bottom - inset)],
+                    RED.stroke_width(1),
+                ))?;
+            }
+            draw_colorbar(&bar_area, (0.0, max), &overlay.label, &HeatMap)?;
+        }
+        _ => draw_colorbar(&bar_area, figure.db_range, "dB", &ViridisRGB)?,
+    }
     root.present()
         .with_context(|| format!("could not write {}", path.display()))?;
     Ok(())
+}
+
+/// The heat colour of a weight share `w` in 0..=1: from dark red through orange to pale
+/// yellow (the colour bar of an overlay).
+struct HeatMap;
+
+impl ColorMap<RGBColor> for HeatMap {
+    fn get_color_normalized(&self, h: f32, min: f32, max: f32) -> RGBColor {
+        let w = ((h - min) / (max - min).max(1e-12)).clamp(0.0, 1.0);
+        let red = 90.0 + 165.0 * (w / 0.4).min(1.0);
+        let green = 242.0 * w;
+        let blue = 153.0 * ((w - 0.6) / 0.4).max(0.0);
+        RGBColor(red as u8, green as u8, blue as u8)
+    }
+}
+
+/// A pixel of grey spectrogram level `level` (0..=1) under heat of weight share `w`
+/// (0..=1), blended in proportion to the weight.
+fn heat_over_grey(level: f32, w: f32) -> RGBColor {
+    let grey = (40.0 + 200.0 * level.clamp(0.0, 1.0)) as f64;
+    let heat = HeatMap.get_color_normalized(w, 0.0, 1.0);
+    let alpha = HEAT_OPACITY * f64::from(w.clamp(0.0, 1.0));
+    let blend = |c: u8| ((1.0 - alpha) * grey + alpha * f64::from(c)).round() as u8;
+    RGBColor(blend(heat.0), blend(heat.1), blend(heat.2))
 }
 
 /// The y axis of a band-indexed spectrogram: positions are fractional band indices, ticks sit
