@@ -1,12 +1,13 @@
 //! `tessera attention` end to end: a file in, the PupuJEPA case-study figure out, the map a
-//! distribution over the patch grid, the region snapped to whole patches, and clear errors.
+//! distribution over the patch grid, the region snapped to whole patches, and clear errors;
+//! and `tessera eval attention-stems` on a rendered song.
 
 use std::f32::consts::TAU;
 
 use clap::Parser;
 use tessera_core::audio::AudioBuffer;
 use tessera_core::audio::encode::{WavSampleFormat, write_wav};
-use tessera_tests::{ScratchDir, png_size};
+use tessera_tests::{ScratchDir, png_size, tessera};
 use tessera_train::cli::{Cli, Command};
 use tessera_train::commands::attention::{self, AttentionArgs};
 
@@ -116,4 +117,44 @@ fn impossible_requests_are_refused_with_the_reason() {
         "1,0,100,200",
     ]);
     assert!(parsed.unwrap_err().to_string().contains("t0 < t1"));
+}
+
+#[test]
+fn attention_stem_alignment_is_measured_per_stem() {
+    let dir = ScratchDir::new("attention-stems");
+    let mixture = tessera_tests::render_song(dir.path(), 8.0);
+    let song = mixture.parent().unwrap().display().to_string();
+    let out = dir.join("alignment.json");
+    tessera(&[
+        "eval",
+        "attention-stems",
+        "--set",
+        &song,
+        "--clips-per-song",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .unwrap();
+    let measured: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let stems: Vec<&str> = measured
+        .iter()
+        .map(|m| m["stem"].as_str().unwrap())
+        .collect();
+    assert_eq!(stems, ["vocals", "drums", "bass", "other"]);
+    let regions: u64 = measured
+        .iter()
+        .map(|m| m["regions"].as_u64().unwrap())
+        .sum();
+    assert!(
+        regions > 0,
+        "no region any stem dominates in 3 clips: {measured:?}"
+    );
+    for m in measured.iter().filter(|m| m["regions"].as_u64() > Some(0)) {
+        for key in ["attention_share", "chance_share"] {
+            let share = m[key].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&share), "{key} {share} of {m}");
+        }
+    }
 }
