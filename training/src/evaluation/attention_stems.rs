@@ -29,6 +29,9 @@ pub const DOMINANCE: f32 = 0.6;
 /// Patches quieter than this share of the clip's loudest patch are silent: no stem
 /// dominates them.
 const SILENT: f32 = 1e-4;
+/// A block of patches: frequency and time patch ranges.
+type PatchBlock = (Range<usize>, Range<usize>);
+
 /// Size of a masked region: frequency × time patches.
 pub const REGION: (usize, usize) = (2, 2);
 
@@ -72,7 +75,7 @@ pub fn dominant_stems(power: &[Array2<f32>]) -> Array2<Option<usize>> {
 pub fn alignment(
     map: &Array2<f32>,
     dominant: &Array2<Option<usize>>,
-    (freq, time): (Range<usize>, Range<usize>),
+    (freq, time): PatchBlock,
     stem: usize,
 ) -> Option<(f64, f64)> {
     let (mut attention, mut on_stem, mut patches, mut stem_patches) = (0f64, 0f64, 0usize, 0usize);
@@ -93,9 +96,7 @@ pub fn alignment(
 }
 
 /// Every region of [`REGION`] patches that one stem dominates throughout, with the stem.
-fn dominated_regions(
-    dominant: &Array2<Option<usize>>,
-) -> Vec<((Range<usize>, Range<usize>), usize)> {
+fn dominated_regions(dominant: &Array2<Option<usize>>) -> Vec<(PatchBlock, usize)> {
     let (rows, cols) = dominant.dim();
     let (height, width) = REGION;
     let mut regions = Vec::new();
