@@ -7,6 +7,12 @@
 //! mel power (summed over its bins and frames) and the patch is not silent. A region is
 //! [`REGION`] patches whose every patch the same stem dominates. The attention is the mean
 //! over the predictor's layers and heads, as the plugin and `tessera attention` show it.
+//!
+//! Chance by area is a weak baseline: attention falls off with distance, and a stem's
+//! patches cluster around a region it dominates. So the measurement also scores, for every
+//! region, the mean attention map of the *other* regions masked at the same place (in other
+//! clips): attention that depends on position alone. Attention beyond that baseline follows
+//! the content.
 
 use std::ops::Range;
 
@@ -45,6 +51,11 @@ pub struct StemAlignment {
     pub attention_share: f64,
     /// Mean share of the context patches the same stem dominates (chance by area).
     pub chance_share: f64,
+    /// Mean share the position-only attention (other regions masked at the same place)
+    /// puts on those patches; NaN without such regions.
+    pub position_share: f64,
+    /// Regions the position baseline could be computed for.
+    pub position_regions: usize,
 }
 
 impl StemAlignment {
@@ -131,7 +142,7 @@ pub fn measure(
     let (patch_f, patch_t) = (config.patch_freq, config.patch_time);
     let device = Device::Cpu;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut sums = vec![(0usize, 0f64, 0f64); STEMS.len()];
+    let mut measured: Vec<Measured> = Vec::new();
     for (done, song) in songs.iter().enumerate() {
         let mono = song
             .stems
@@ -178,25 +189,70 @@ pub fn measure(
                 let maps = model.region_attention(&input, region.0.clone(), region.1.clone())?;
                 let map = maps.mean(0)?.mean(0)?.to_vec2::<f32>()?;
                 let map = Array2::from_shape_vec(dominant.raw_dim(), map.concat())?;
-                if let Some((share, chance)) = alignment(&map, &dominant, region, stem) {
+                if let Some((share, chance)) = alignment(&map, &dominant, region.clone(), stem) {
                     taken[stem] += 1;
-                    let sum = &mut sums[stem];
-                    *sum = (sum.0 + 1, sum.1 + share, sum.2 + chance);
+                    measured.push(Measured {
+                        region,
+                        stem,
+                        map,
+                        dominant: dominant.clone(),
+                        share,
+                        chance,
+                    });
                 }
             }
         }
         progress(done + 1);
     }
-    Ok(STEMS
+    Ok(summarise(&measured))
+}
+
+/// One masked region's measurement, kept for the position baseline.
+struct Measured {
+    region: PatchBlock,
+    stem: usize,
+    /// The attention for the region.
+    map: Array2<f32>,
+    /// Which stem dominates each patch of its clip.
+    dominant: Array2<Option<usize>>,
+    share: f64,
+    chance: f64,
+}
+
+/// Per stem: the means of the measured shares, and of the position baseline: each
+/// region's patches scored with the mean map of the other regions masked at the same place.
+fn summarise(measured: &[Measured]) -> Vec<StemAlignment> {
+    let position_share = |m: &Measured| {
+        let others: Vec<&Measured> = measured
+            .iter()
+            .filter(|o| o.region == m.region && !std::ptr::eq(*o, m))
+            .collect();
+        if others.is_empty() {
+            return None;
+        }
+        let mean = others
+            .iter()
+            .fold(Array2::<f32>::zeros(m.map.raw_dim()), |acc, o| acc + &o.map)
+            / others.len() as f32;
+        alignment(&mean, &m.dominant, m.region.clone(), m.stem).map(|(share, _)| share)
+    };
+    STEMS
         .iter()
-        .zip(sums)
-        .map(|(stem, (regions, share, chance))| StemAlignment {
-            stem: (*stem).to_owned(),
-            regions,
-            attention_share: share / regions as f64,
-            chance_share: chance / regions as f64,
+        .enumerate()
+        .map(|(stem, name)| {
+            let mine: Vec<&Measured> = measured.iter().filter(|m| m.stem == stem).collect();
+            let positions: Vec<f64> = mine.iter().filter_map(|m| position_share(m)).collect();
+            let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len() as f64;
+            StemAlignment {
+                stem: (*name).to_owned(),
+                regions: mine.len(),
+                attention_share: mean(&mine.iter().map(|m| m.share).collect::<Vec<_>>()),
+                chance_share: mean(&mine.iter().map(|m| m.chance).collect::<Vec<_>>()),
+                position_share: mean(&positions),
+                position_regions: positions.len(),
+            }
         })
-        .collect())
+        .collect()
 }
 
 /// Sums of `spectrum` (`[bins × frames]`) over patches of `patch_f × patch_t`.
@@ -215,16 +271,18 @@ fn patch_sums(spectrum: &Array2<f32>, patch_f: usize, patch_t: usize) -> Array2<
 /// The markdown table of the measurement.
 pub fn markdown_table(alignments: &[StemAlignment]) -> String {
     let mut table = String::from(
-        "| stem | regions | attention on same-stem context | chance (by area) | × chance |\n| --- | --- | --- | --- | --- |\n",
+        "| stem | regions | attention on same-stem context | chance (by area) | × chance | position-only attention (regions) |\n| --- | --- | --- | --- | --- | --- |\n",
     );
     for a in alignments {
         table += &format!(
-            "| {} | {} | {:.3} | {:.3} | {:.2} |\n",
+            "| {} | {} | {:.3} | {:.3} | {:.2} | {:.3} ({}) |\n",
             a.stem,
             a.regions,
             a.attention_share,
             a.chance_share,
-            a.lift()
+            a.lift(),
+            a.position_share,
+            a.position_regions
         );
     }
     table
@@ -254,6 +312,39 @@ mod tests {
         let (share, chance) = alignment(&map, &dominant, (0..2, 0..1), 1).unwrap();
         assert!((share - 0.4 / 0.6).abs() < 1e-6 && (chance - 0.5).abs() < 1e-12);
         assert_eq!(alignment(&map, &dominant, (0..2, 0..1), 2), None);
+    }
+
+    #[test]
+    fn the_position_baseline_scores_a_region_with_the_other_regions_at_its_place() {
+        let region: PatchBlock = (0..1, 0..1);
+        let measured = |map: Array2<f32>, dominant: Array2<Option<usize>>| {
+            let (share, chance) = alignment(&map, &dominant, region.clone(), 0).unwrap();
+            Measured {
+                region: region.clone(),
+                stem: 0,
+                map,
+                dominant,
+                share,
+                chance,
+            }
+        };
+        // Region A's stem sits at (0, 1); region B's attention looks only at (1, 1).
+        let a = measured(
+            array![[0.0, 0.6, 0.2], [0.0, 0.2, 0.0]],
+            array![[Some(0), Some(0), None], [None, None, None]],
+        );
+        let b = measured(
+            array![[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+            array![[Some(0), None, None], [None, Some(0), None]],
+        );
+        let summary = summarise(&[a, b]);
+        let vocals = &summary[0];
+        assert_eq!((vocals.regions, vocals.position_regions), (2, 2));
+        // A: 0.6 of its own attention on its stem, 0 of B's; B: 1.0 of its own, 0.2 of A's.
+        assert!((vocals.attention_share - 0.8).abs() < 1e-6);
+        assert!((vocals.position_share - 0.1).abs() < 1e-6);
+        assert_eq!(summary[1].regions, 0);
+        assert!(summary[1].attention_share.is_nan());
     }
 
     #[test]
