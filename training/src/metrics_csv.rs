@@ -24,6 +24,12 @@ pub trait MetricsRow: Sized {
     }
 }
 
+/// The mean of `value` over the last `window` rows (what a loop reports at a checkpoint).
+pub fn recent_mean<R>(rows: &[R], window: usize, value: impl Fn(&R) -> f64) -> f64 {
+    let recent = &rows[rows.len().saturating_sub(window)..];
+    recent.iter().map(value).sum::<f64>() / recent.len() as f64
+}
+
 /// Writes `rows` to `path` atomically.
 pub fn write_rows<R: MetricsRow>(path: &Path, rows: &[R]) -> anyhow::Result<()> {
     let mut text = format!("{}\n", R::HEADER);

@@ -16,7 +16,7 @@ use tessera_core::nn::seeded_normal_init;
 
 use super::config::HubertConfig;
 use super::data::{LabelledChunk, LabelledSet};
-use crate::metrics_csv::{MetricsRow, read_rows, write_rows};
+use crate::metrics_csv::{MetricsRow, read_rows, recent_mean, write_rows};
 use crate::plot::{Curve, render_curves_png};
 use crate::pretrain::optim::AdamW;
 use crate::progress;
@@ -173,9 +173,8 @@ pub fn pretrain_hubert(
             run_folder::save_checkpoint(out, PacHubert::KIND, &config.model, &tensors, done)?;
             write_rows(&out.join(METRICS_FILE), &metrics)?;
             plot_metrics(&metrics, &out.join(PLOT_FILE))?;
-            let recent = &metrics[metrics.len().saturating_sub(train.checkpoint_every)..];
             let mean = |value: fn(&HubertMetricRow) -> f64| {
-                recent.iter().map(value).sum::<f64>() / recent.len() as f64
+                recent_mean(&metrics, train.checkpoint_every, value)
             };
             bar.suspend(|| {
                 eprintln!(

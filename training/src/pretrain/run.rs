@@ -18,7 +18,7 @@ use super::config::RunConfig;
 use super::data::{ClipSource, ExampleKind, draw_example};
 use super::optim::AdamW;
 use super::task::{ModelKind, Task};
-use crate::metrics_csv::{MetricsRow, read_rows, write_rows};
+use crate::metrics_csv::{MetricsRow, read_rows, recent_mean, write_rows};
 use crate::plot::{Curve, render_curves_png};
 use crate::progress;
 use crate::run_folder::{self, Schedule};
@@ -196,10 +196,8 @@ pub fn pretrain(config: &RunConfig, options: &RunOptions) -> anyhow::Result<RunO
             write_rows(&out.join(METRICS_FILE), &metrics)?;
             plot_metrics(config.kind.name(), &metrics, &out.join(PLOT_FILE))?;
             // Also when stderr is no terminal (the bar is hidden then): logs of long runs.
-            let recent = &metrics[metrics.len().saturating_sub(train.checkpoint_every)..];
-            let mean = |value: fn(&MetricRow) -> f64| {
-                recent.iter().map(value).sum::<f64>() / recent.len() as f64
-            };
+            let mean =
+                |value: fn(&MetricRow) -> f64| recent_mean(&metrics, train.checkpoint_every, value);
             bar.suspend(|| {
                 eprintln!(
                     "step {done}/{}: loss {:.4}, target std {:.4}, {:.2} s/step",

@@ -20,7 +20,7 @@ use tessera_core::nn::seeded_normal_init;
 use super::augment::{AugmentConfig, StemCrop, draw_example};
 use super::config::FinetuneConfig;
 use super::songs::{StemSong, find_song_folders, load_song, mix, subset};
-use crate::metrics_csv::{MetricsRow, read_rows, write_rows};
+use crate::metrics_csv::{MetricsRow, read_rows, recent_mean, write_rows};
 use crate::plot::{Curve, render_curves_png};
 use crate::pretrain::optim::AdamW;
 use crate::progress;
@@ -211,10 +211,8 @@ pub fn finetune(
             run_folder::save_checkpoint(out, Separator::KIND, &config.model, &tensors, done)?;
             write_rows(&out.join(METRICS_FILE), &metrics)?;
             plot_metrics(&metrics, &out.join(PLOT_FILE))?;
-            let recent = &metrics[metrics.len().saturating_sub(train.checkpoint_every)..];
-            let mean = |value: fn(&MetricRow) -> f64| {
-                recent.iter().map(value).sum::<f64>() / recent.len() as f64
-            };
+            let mean =
+                |value: fn(&MetricRow) -> f64| recent_mean(&metrics, train.checkpoint_every, value);
             let sdr: Vec<String> = STEMS
                 .iter()
                 .zip(valid_sdr)
