@@ -7,8 +7,9 @@
 //! same networks in PyTorch (checking the counts) and gathers exactly the same context
 //! and target tokens.
 
+mod common;
+
 use std::hint::black_box;
-use std::path::Path;
 use std::time::Duration;
 
 use candle_core::{DType, Device, Result, Tensor};
@@ -152,11 +153,7 @@ fn jepa_step(c: &mut Criterion) {
             "masks": masks_json(&wav_masks),
         },
     });
-    // `CARGO_TARGET_DIR` when set (relative paths from the workspace root), else `target/`.
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or(workspace.join("target"), |dir| workspace.join(dir));
-    let path = target.join(MASKS_FILE);
+    let path = common::target_dir().join(MASKS_FILE);
     std::fs::write(&path, shared.to_string())
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 
@@ -172,10 +169,6 @@ fn jepa_step(c: &mut Criterion) {
 
 criterion_group!(benches, jepa_step);
 
-/// `criterion_main!` with candle's threads set up as the `tessera` CLI sets them.
 fn main() {
-    // SAFETY: first thing in main, before criterion or candle start any thread.
-    unsafe { tessera_core::threads::elementwise_on_calling_thread() };
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    common::main_with_cli_threads(benches);
 }
