@@ -89,18 +89,30 @@ class Attention(nn.Module):
         return self.proj((weights @ v).transpose(1, 2).reshape(batch, tokens, dim))
 
 
+class Mlp(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = linear(dim, hidden)
+        self.fc2 = linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+
+
 class Block(nn.Module):
+    """Parameters named as candle's (norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2),
+    so a Tessera checkpoint loads into it (bench/separator_reference.py)."""
+
     def __init__(self, dim, heads, mlp_ratio):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.attn = Attention(dim, heads)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.fc1 = linear(dim, dim * mlp_ratio)
-        self.fc2 = linear(dim * mlp_ratio, dim)
+        self.mlp = Mlp(dim, dim * mlp_ratio)
 
     def forward(self, x):
         x = x + self.attn(self.norm1(x))
-        return x + self.fc2(F.gelu(self.fc1(self.norm2(x)), approximate="tanh"))
+        return x + self.mlp(self.norm2(x))
 
 
 class Transformer(nn.Module):
