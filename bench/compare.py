@@ -8,6 +8,7 @@ markdown table BENCHMARKS.md holds. Usage, from the workspace root:
     python3 bench/compare.py                 # every benchmark
     python3 bench/compare.py stft logmel     # some of them
     python3 bench/compare.py jepa_step       # JEPA training steps, candle vs PyTorch
+    python3 bench/compare.py separator       # Separator-Tiny inference, candle vs PyTorch
 
 `sdr` also needs museval (`apt-get install ffmpeg && pip install museval`).
 
@@ -66,6 +67,17 @@ BENCHES = {
             ("forward", "loss forward"),
             ("forward_backward", "forward + backward"),
             ("train_step", "train step (forward, backward, AdamW, EMA)"),
+        ]
+    ]),
+    # Separator-Tiny's 256-frame chunks (255 hops of 512 samples, 2.96 s of 44.1 kHz stereo):
+    # one, as the streaming separator runs the model, and four.
+    "separator": ("separator", "bench/separator_reference.py", [
+        (f"{part}_batch{batch}", f"Separator-Tiny, {batch} × 2.96 s stereo: {what}",
+         batch * 255 * 512 / 44_100, [("torch", f"{part}_batch{batch}_s")])
+        for batch in (1, 4)
+        for part, what in [
+            ("network", "network (features → mask logits)"),
+            ("whole", "whole chunk (STFT, features, network, masks, iSTFT)"),
         ]
     ]),
 }
