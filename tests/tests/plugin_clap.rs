@@ -48,7 +48,9 @@ const MIN_SUM_SNR_DB: f64 = 90.0;
 const MIN_REPEAT_SNR_DB: f64 = 40.0;
 /// Realtime mode after hostile input, default parameters: the output must again be the
 /// delayed input, from the worker or (when it is late) from the delayed dry path, crossfaded.
-/// Either way the stems sum to the input, so only a gap or a glitch can lower this much.
+/// At the model's rate the stems sum to the input, so only a gap or a glitch can lower this
+/// much; at other rates the stems lose what lies above the model's Nyquist frequency, as
+/// offline ([`RESAMPLED`]), whenever the worker keeps up.
 const MIN_TAIL_SNR_DB: f64 = 40.0;
 
 /// A handle on the plugin library (loaded once while any test uses it).
@@ -398,7 +400,8 @@ fn realtime_run(
         longest_dropout_seconds: f64::NAN,
         tail_stem_share: f64::NAN,
     };
-    let start = Instant::now();
+    // The time and position the pacing counts from.
+    let (mut clock, mut clock_position) = (Instant::now(), 0);
     let mut position = 0;
     while position < total {
         // Blocks never straddle the end of the stress phase, so the clean tail starts cleanly.
@@ -463,9 +466,12 @@ fn realtime_run(
         }
         report.blocks += 1;
         position += frames;
-        let due = start + Duration::from_secs_f64(position as f64 / rate);
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
+        let due = clock + Duration::from_secs_f64((position - clock_position) as f64 / rate);
+        match due.checked_duration_since(Instant::now()) {
+            Some(wait) => std::thread::sleep(wait),
+            // Late, as after an xrun: a sound card does not catch up by calling faster (the
+            // plugin would take such a burst for a render), it plays on from now.
+            None => (clock, clock_position) = (Instant::now(), position),
         }
     }
     // Output frames from `latency` on reflect only the tail, played with default parameters.
@@ -547,8 +553,13 @@ fn realtime_processing_survives_hostile_input_and_automation() {
             changes,
             "no latency change while processing"
         );
+        let min_tail_snr_db = if rate == 44_100.0 {
+            MIN_TAIL_SNR_DB
+        } else {
+            RESAMPLED.min_snr_db
+        };
         assert!(
-            report.tail_snr_db > MIN_TAIL_SNR_DB,
+            report.tail_snr_db > min_tail_snr_db,
             "after hostile input at {rate} Hz the output is the delayed input again, without \
              gaps: {:.1} dB, longest dropout {:.3} s",
             report.tail_snr_db,
