@@ -124,29 +124,35 @@ fn labelled_audio(scratch: &ScratchDir, count: usize, hop: &str) -> (String, Str
         "16",
     ])
     .unwrap();
+    cluster(&features, &centroids, &labels);
+    (audio, labels)
+}
+
+/// Fits 6 clusters on the feature files under `features` into `centroids`, and labels
+/// them into `labels`.
+fn cluster(features: &str, centroids: &str, labels: &str) {
     tessera(&[
         "cluster",
         "fit",
         "--features",
-        &features,
+        features,
         "--k",
         "6",
         "--out",
-        &centroids,
+        centroids,
     ])
     .unwrap();
     tessera(&[
         "cluster",
         "assign",
         "--features",
-        &features,
+        features,
         "--centroids",
-        &centroids,
+        centroids,
         "--out",
-        &labels,
+        labels,
     ])
     .unwrap();
-    (audio, labels)
 }
 
 fn pretrain(
@@ -228,28 +234,7 @@ fn pretraining_lowers_the_loss_resumes_exactly_and_initialises_a_separator() {
     assert_eq!(layer.features.dim(), (primitive.features.nrows(), 16));
     assert_eq!(layer.metadata["segments"], primitive.metadata["segments"]);
     assert_eq!(layer.metadata["hop_length"], "64");
-    tessera(&[
-        "cluster",
-        "fit",
-        "--features",
-        &layer_features_arg,
-        "--k",
-        "6",
-        "--out",
-        &centroids,
-    ])
-    .unwrap();
-    tessera(&[
-        "cluster",
-        "assign",
-        "--features",
-        &layer_features_arg,
-        "--centroids",
-        &centroids,
-        "--out",
-        &layer_labels,
-    ])
-    .unwrap();
+    cluster(&layer_features_arg, &centroids, &layer_labels);
     let config = scratch.join("second.toml");
     std::fs::write(&config, pretrain_config(4)).unwrap();
     let second = scratch.join("second");

@@ -225,14 +225,6 @@ fn pac_hubert(args: &PretrainArgs) -> anyhow::Result<()> {
 
 /// The cluster count of the first labels file under `folder`.
 fn labels_clusters(folder: &Path) -> anyhow::Result<usize> {
-    let first = crate::files::files_with_extensions(folder, &["safetensors"])?
-        .into_iter()
-        .find(|p| p.to_string_lossy().ends_with(".labels.safetensors"))
-        .with_context(|| {
-            format!(
-                "{} holds no labels files (*.labels.safetensors)",
-                folder.display()
-            )
-        })?;
-    Ok(tessera_core::cluster::LabelsFile::read(&first)?.k)
+    let files = crate::hubert::data::labels_files(folder)?;
+    Ok(tessera_core::cluster::LabelsFile::read(&files[0])?.k)
 }

@@ -24,6 +24,22 @@ use crate::files::files_with_extensions;
 /// How `tessera cluster assign` names its outputs.
 const LABELS_SUFFIX: &str = ".labels.safetensors";
 
+/// Every labels file under `dir` (`tessera cluster assign`'s outputs), sorted; an error
+/// saying how to make them when there are none.
+pub fn labels_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let files: Vec<PathBuf> = files_with_extensions(dir, &["safetensors"])?
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(LABELS_SUFFIX))
+        .collect();
+    ensure!(
+        !files.is_empty(),
+        "{} holds no labels files (*{LABELS_SUFFIX}): make them with `tessera features \
+         primitive` and `tessera cluster fit` / `assign`",
+        dir.display()
+    );
+    Ok(files)
+}
+
 /// One audio file and the labels of its patches.
 struct LabelledTrack {
     /// Stereo audio at the model's rate.
@@ -73,16 +89,7 @@ impl LabelledSet {
         let separator = &model.separator;
         let (patch_time, patch_freq) = separator.patch();
         let grid = separator.token_grid();
-        let files: Vec<PathBuf> = files_with_extensions(labels_dir, &["safetensors"])?
-            .into_iter()
-            .filter(|p| p.to_string_lossy().ends_with(LABELS_SUFFIX))
-            .collect();
-        ensure!(
-            !files.is_empty(),
-            "{} holds no labels files (*{LABELS_SUFFIX}): make them with `tessera features \
-             primitive` and `tessera cluster fit` / `assign`",
-            labels_dir.display()
-        );
+        let files = labels_files(labels_dir)?;
         let expected = [
             ("sample_rate", separator.sample_rate as usize),
             ("n_fft", separator.n_fft),
