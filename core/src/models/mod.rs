@@ -1,8 +1,10 @@
 //! The models of the four methods, each built from a serde Config and a VarBuilder.
 
+pub mod disentanglement;
 pub mod ema;
 mod encoder;
 mod jepa_loss;
+pub mod multiview;
 pub mod pac_hubert;
 mod predictor;
 pub mod pupu_jepa;
@@ -12,6 +14,7 @@ pub mod wav_jepa;
 
 pub use encoder::Encoder;
 pub use jepa_loss::JepaLoss;
+pub use multiview::{Multiview, MultiviewConfig};
 pub use pac_hubert::{PacHubert, PacHubertConfig};
 pub use predictor::Prediction;
 pub use pupu_jepa::{PupuJepa, PupuJepaConfig};

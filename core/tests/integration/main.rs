@@ -7,6 +7,7 @@ mod jepa_models;
 mod kmeans;
 mod masking;
 mod mel;
+mod multiview;
 mod nn_gradients;
 mod pac_hubert;
 mod patches;
