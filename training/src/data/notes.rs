@@ -288,20 +288,33 @@ pub fn assign_splits(
 /// same family and split with a different pitch (none when there is no such note). Returns
 /// index pairs into `notes`.
 pub fn pair_notes(notes: &[NoteSpec], splits: &[Split], seed: u64) -> Vec<(usize, usize)> {
-    let mut by_family: BTreeMap<(u8, Split), Vec<usize>> = BTreeMap::new();
-    for (index, (note, split)) in notes.iter().zip(splits).enumerate() {
-        by_family
-            .entry((note.family(), *split))
-            .or_default()
-            .push(index);
+    let groups: Vec<(u8, Split)> = notes
+        .iter()
+        .zip(splits)
+        .map(|(note, split)| (note.family(), *split))
+        .collect();
+    let pitches: Vec<u8> = notes.iter().map(|note| note.pitch).collect();
+    pair_within_groups(&groups, &pitches, seed)
+}
+
+/// For every item, one seeded random partner of the same group with a different pitch (none
+/// when there is no such item), drawn in item order. Returns index pairs.
+pub fn pair_within_groups<G: Ord + Copy, P: PartialEq>(
+    groups: &[G],
+    pitches: &[P],
+    seed: u64,
+) -> Vec<(usize, usize)> {
+    let mut members: BTreeMap<G, Vec<usize>> = BTreeMap::new();
+    for (index, group) in groups.iter().enumerate() {
+        members.entry(*group).or_default().push(index);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut pairs = Vec::new();
-    for (index, (note, split)) in notes.iter().zip(splits).enumerate() {
-        let partners: Vec<usize> = by_family[&(note.family(), *split)]
+    for (index, group) in groups.iter().enumerate() {
+        let partners: Vec<usize> = members[group]
             .iter()
             .copied()
-            .filter(|&other| notes[other].pitch != note.pitch)
+            .filter(|&other| pitches[other] != pitches[index])
             .collect();
         if !partners.is_empty() {
             pairs.push((index, partners[rng.random_range(0..partners.len())]));
