@@ -112,9 +112,24 @@ pub fn write_models(
     step: usize,
 ) -> anyhow::Result<()> {
     for (file, dtype) in [(MODEL_FILE, DType::F32), (MODEL_F16_FILE, DType::F16)] {
-        let tensors = tensors_of(vars, "trainable.", dtype)?;
-        let extra = BTreeMap::from([("step".to_owned(), step.to_string())]);
-        checkpoint::save(&out.join(file), kind, config, &tensors, &extra)?;
+        write_model(out, file, dtype, kind, config, vars, step)?;
     }
+    Ok(())
+}
+
+/// Writes `vars` under `trainable.` in `dtype` as `file` of the run folder, a model as it was
+/// at `step` (a final model, or the best one so far).
+pub fn write_model(
+    out: &Path,
+    file: &str,
+    dtype: DType,
+    kind: &str,
+    config: &impl Serialize,
+    vars: &VarMap,
+    step: usize,
+) -> anyhow::Result<()> {
+    let tensors = tensors_of(vars, "trainable.", dtype)?;
+    let extra = BTreeMap::from([("step".to_owned(), step.to_string())]);
+    checkpoint::save(&out.join(file), kind, config, &tensors, &extra)?;
     Ok(())
 }
