@@ -9,6 +9,7 @@ pub mod evaluation;
 mod files;
 pub mod hubert;
 mod metrics_csv;
+pub mod multiview;
 pub mod plot;
 pub mod pretrain;
 mod progress;
