@@ -11,6 +11,7 @@ pub mod hubert;
 mod metrics_csv;
 pub mod plot;
 pub mod pretrain;
+pub mod probe;
 mod progress;
 mod run_folder;
 pub mod separation;

@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::nn::{BatchNorm, Linear, dropout, fused};
 
+/// Name of the layer-weight logits among a head's variables, so a trainer can give them
+/// their own learning rate.
+pub const LAYER_LOGITS: &str = "layer_logits";
+
 /// How the layers of an embedding become the head's input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,7 +90,7 @@ impl ProbeHead {
         }
         // Equal weights at the start: the learned mix begins as the mean.
         let layer_logits = (config.mix == LayerMix::Weighted)
-            .then(|| vb.get_with_hints((1, config.layers), "layer_logits", Init::Const(0.0)))
+            .then(|| vb.get_with_hints((1, config.layers), LAYER_LOGITS, Init::Const(0.0)))
             .transpose()?;
         let (hidden, output) = match config.architecture {
             ProbeArchitecture::Linear => (
