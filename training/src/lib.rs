@@ -28,5 +28,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Finetune(args) => commands::finetune::run(&args),
         cli::Command::Separate(args) => commands::separate::run(&args),
         cli::Command::Eval(args) => commands::eval::run(&args),
+        cli::Command::Probe(args) => commands::probe::run(&args),
     }
 }

@@ -9,6 +9,7 @@ mod clip_audio;
 mod embeddings;
 mod encoder_choice;
 mod log_mel_stats;
+pub mod report;
 mod scores;
 mod split;
 mod targets;
@@ -21,7 +22,7 @@ pub use log_mel_stats::LogMelStats;
 pub use scores::{ClassReport, MULTI_LABEL_THRESHOLD, ProbeScores};
 pub use split::{VALID_FRACTION, stratified_split};
 pub use targets::{LABEL_SEPARATOR, Targets, cell_labels, class_names, is_multi_label, targets_of};
-pub use train::{Features, ProbeConfig, ProbeModel, Selection, train_probe};
+pub use train::{Features, ProbeConfig, ProbeModel, Selection, select_rows, train_probe};
 
 #[cfg(test)]
 mod planted_signal;

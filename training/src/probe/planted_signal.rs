@@ -4,6 +4,7 @@
 //! fixes the result.
 
 use candle_core::{Device, Tensor};
+use indicatif::ProgressBar;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -93,11 +94,17 @@ fn a_planted_label_is_found_and_shuffled_labels_stay_at_chance() {
     // 3·√(0.25·0.75/400) = 0.065.
     let chance_bound = 3.0 * (0.25f64 * 0.75 / 400.0).sqrt();
     for config in [linear(LayerMix::One(1)), mlp(LayerMix::Weighted)] {
-        let probe = train_probe(&train, &valid, &config).unwrap();
+        let probe = train_probe(&train, &valid, &config, &ProgressBar::hidden()).unwrap();
         let found = accuracy(&probe.evaluate(&test).unwrap());
         assert!(found >= 0.9, "{:?}: accuracy {found}", config.architecture);
 
-        let probe = train_probe(&shuffled(&train, 7), &shuffled(&valid, 8), &config).unwrap();
+        let probe = train_probe(
+            &shuffled(&train, 7),
+            &shuffled(&valid, 8),
+            &config,
+            &ProgressBar::hidden(),
+        )
+        .unwrap();
         let chance = accuracy(&probe.evaluate(&shuffled(&test, 9)).unwrap());
         assert!(
             (chance - 0.25).abs() <= chance_bound,
@@ -111,10 +118,10 @@ fn a_planted_label_is_found_and_shuffled_labels_stay_at_chance() {
 fn the_learned_mix_weights_the_layer_with_the_signal_and_a_seed_fixes_the_result() {
     let (train, valid) = (single(240, 1), single(80, 2));
     let config = linear(LayerMix::Weighted);
-    let probe = train_probe(&train, &valid, &config).unwrap();
+    let probe = train_probe(&train, &valid, &config, &ProgressBar::hidden()).unwrap();
     let weights = probe.layer_weights().unwrap();
     assert!(weights[1] > weights[0], "{weights:?}");
-    let again = train_probe(&train, &valid, &config).unwrap();
+    let again = train_probe(&train, &valid, &config, &ProgressBar::hidden()).unwrap();
     assert_eq!(
         probe.predict(&valid.layers).unwrap(),
         again.predict(&valid.layers).unwrap()
@@ -146,7 +153,13 @@ fn a_planted_multi_label_signal_is_found() {
         }
     };
     let (train, valid, test) = (features(240, 1), features(80, 2), features(200, 3));
-    let probe = train_probe(&train, &valid, &mlp(LayerMix::One(1))).unwrap();
+    let probe = train_probe(
+        &train,
+        &valid,
+        &mlp(LayerMix::One(1)),
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
     match probe.evaluate(&test).unwrap() {
         ProbeScores::Multi {
             mean_average_precision,
@@ -170,12 +183,17 @@ fn mismatched_features_are_errors() {
         layers: vec![train.layers[0].narrow(1, 0, 4).unwrap(); 2],
         ..train.clone()
     };
-    let error = train_probe(&train, &narrow, &linear(LayerMix::Mean))
-        .err()
-        .unwrap();
+    let error = train_probe(
+        &train,
+        &narrow,
+        &linear(LayerMix::Mean),
+        &ProgressBar::hidden(),
+    )
+    .err()
+    .unwrap();
     assert!(error.to_string().contains("widths"), "{error}");
     let mut config = mlp(LayerMix::Mean);
     config.architecture = ProbeArchitecture::Linear;
     config.learning_rates.clear();
-    assert!(train_probe(&train, &train, &config).is_err());
+    assert!(train_probe(&train, &train, &config, &ProgressBar::hidden()).is_err());
 }

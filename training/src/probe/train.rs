@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use anyhow::{bail, ensure};
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
+use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -39,20 +40,24 @@ pub struct Features {
 impl Features {
     /// The clips at `indices`, in that order.
     pub fn subset(&self, indices: &[usize]) -> anyhow::Result<Self> {
-        let index = Tensor::from_vec(
-            indices.iter().map(|&i| i as u32).collect::<Vec<_>>(),
-            indices.len(),
-            &Device::Cpu,
-        )?;
         Ok(Self {
-            layers: self
-                .layers
-                .iter()
-                .map(|layer| layer.index_select(&index, 0))
-                .collect::<candle_core::Result<_>>()?,
+            layers: select_rows(&self.layers, indices)?,
             targets: self.targets.subset(indices),
         })
     }
+}
+
+/// Rows `indices` (in that order) of every `(clips, dim)` layer.
+pub fn select_rows(layers: &[Tensor], indices: &[usize]) -> anyhow::Result<Vec<Tensor>> {
+    let index = Tensor::from_vec(
+        indices.iter().map(|&i| i as u32).collect::<Vec<_>>(),
+        indices.len(),
+        &Device::Cpu,
+    )?;
+    Ok(layers
+        .iter()
+        .map(|layer| layer.index_select(&index, 0))
+        .collect::<candle_core::Result<_>>()?)
 }
 
 /// How a probe is trained.
@@ -198,11 +203,14 @@ impl ProbeModel {
 }
 
 /// Trains a probe on `train`, choosing the learning rate and stopping epoch on `valid`.
-/// Deterministic for a given `config.seed`.
+/// Deterministic for a given `config.seed`. `progress` counts epochs over the whole grid
+/// (an early stop skips the rest of its learning rate's share); pass
+/// `ProgressBar::hidden()` for none.
 pub fn train_probe(
     train: &Features,
     valid: &Features,
     config: &ProbeConfig,
+    progress: &ProgressBar,
 ) -> anyhow::Result<ProbeModel> {
     check_compatible(train, valid)?;
     ensure!(
@@ -227,8 +235,10 @@ pub fn train_probe(
     };
     let mut best: Option<(ProbeHead, Outcome)> = None;
     let mut grid = Vec::new();
-    for &learning_rate in &config.learning_rates {
-        let (head, outcome) = fit(&data, &head_config, config, learning_rate)?;
+    progress.set_length((config.learning_rates.len() * config.max_epochs) as u64);
+    for (done, &learning_rate) in config.learning_rates.iter().enumerate() {
+        let (head, outcome) = fit(&data, &head_config, config, learning_rate, progress)?;
+        progress.set_position(((done + 1) * config.max_epochs) as u64);
         grid.push((learning_rate, outcome.score));
         if best.as_ref().is_none_or(|(_, b)| outcome.beats(b)) {
             best = Some((head, outcome));
@@ -299,6 +309,7 @@ fn fit(
     head_config: &ProbeHeadConfig,
     config: &ProbeConfig,
     learning_rate: f64,
+    progress: &ProgressBar,
 ) -> anyhow::Result<(ProbeHead, Outcome)> {
     let device = Device::Cpu;
     let vars = VarMap::new();
@@ -340,6 +351,7 @@ fn fit(
             optim.step(&grads, learning_rate)?;
             mix_optim.step(&grads, learning_rate * LAYER_MIX_LEARNING_RATE_FACTOR)?;
         }
+        progress.inc(1);
         let logits = head.forward(&data.valid_x, None)?;
         let loss = f64::from(data.loss(&logits, &valid_y)?.to_scalar::<f32>()?);
         if !loss.is_finite() {
