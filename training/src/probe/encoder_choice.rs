@@ -108,8 +108,8 @@ impl fmt::Display for EncoderChoice {
 pub enum LoadedEncoder {
     /// A JEPA model's target encoder.
     Model(Box<dyn Encoder>),
-    /// The log-mel baseline.
-    LogMel(LogMelStats),
+    /// The log-mel baseline (boxed: it holds its filterbank and STFT plan inline).
+    LogMel(Box<LogMelStats>),
 }
 
 impl LoadedEncoder {
@@ -140,7 +140,7 @@ impl EncoderChoice {
     /// or a checkpoint of something that is not an encoder.
     pub fn load(&self) -> anyhow::Result<LoadedEncoder> {
         Ok(match self {
-            Self::LogMel => LoadedEncoder::LogMel(LogMelStats::new()?),
+            Self::LogMel => LoadedEncoder::LogMel(Box::new(LogMelStats::new()?)),
             Self::Model(path) => {
                 let (file, bytes) = model_bytes(path)?;
                 LoadedEncoder::Model(build_encoder(&file, &bytes, Weights::Saved)?)
