@@ -12,7 +12,8 @@
 //! | `random`         | PupuJEPA-Tiny's architecture, weights drawn from the seed        |
 //! | `random:PATH`    | the architecture of the model at `PATH`, weights drawn from the seed |
 //!
-//! The random encoder's seed is the probe's `--seed`.
+//! The random encoder's seed is the probe's `--seed`. A folder named like a keyword is
+//! reached as `./NAME`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
