@@ -107,6 +107,51 @@ pub fn load_bytes(
     kind: &str,
     device: &Device,
 ) -> Result<Checkpoint, CheckpointError> {
+    let (found, config, metadata) = read_metadata(bytes, path)?;
+    if found != kind {
+        return Err(CheckpointError::WrongKind {
+            path: path.to_path_buf(),
+            found,
+            expected: kind.into(),
+        });
+    }
+    let tensors = candle_core::safetensors::load_buffer(bytes, device).map_err(|e| {
+        CheckpointError::Invalid {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }
+    })?;
+    Ok(Checkpoint {
+        path: path.to_path_buf(),
+        kind: found,
+        config,
+        tensors,
+        metadata,
+    })
+}
+
+/// What a checkpoint file says it holds, read from its header without its tensors: for
+/// callers that accept several kinds and must learn which one a file is before loading it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointHeader {
+    /// Model kind, e.g. `pupu-jepa`.
+    pub kind: String,
+    /// The model config as JSON.
+    pub config: String,
+}
+
+/// The kind and config of the checkpoint in `bytes`; `path` names it in errors.
+pub fn read_header(bytes: &[u8], path: &Path) -> Result<CheckpointHeader, CheckpointError> {
+    let (kind, config, _) = read_metadata(bytes, path)?;
+    Ok(CheckpointHeader { kind, config })
+}
+
+/// Checks the format and version entries of a checkpoint's header and returns its kind, its
+/// config and the remaining metadata.
+fn read_metadata(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(String, String, BTreeMap<String, String>), CheckpointError> {
     let invalid = |reason: String| CheckpointError::Invalid {
         path: path.to_path_buf(),
         reason,
@@ -129,25 +174,10 @@ pub fn load_bytes(
             found: version,
         });
     }
-    let found = metadata.remove("kind").unwrap_or_default();
-    if found != kind {
-        return Err(CheckpointError::WrongKind {
-            path: path.to_path_buf(),
-            found,
-            expected: kind.into(),
-        });
-    }
-    let config = metadata.remove("config").unwrap_or_default();
     metadata.remove("format");
-    let tensors =
-        candle_core::safetensors::load_buffer(bytes, device).map_err(|e| invalid(e.to_string()))?;
-    Ok(Checkpoint {
-        path: path.to_path_buf(),
-        kind: found,
-        config,
-        tensors,
-        metadata,
-    })
+    let kind = metadata.remove("kind").unwrap_or_default();
+    let config = metadata.remove("config").unwrap_or_default();
+    Ok((kind, config, metadata))
 }
 
 impl Checkpoint {

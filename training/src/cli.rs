@@ -10,6 +10,7 @@ use crate::commands::eval::EvalArgs;
 use crate::commands::features::FeaturesArgs;
 use crate::commands::finetune::FinetuneArgs;
 use crate::commands::pretrain::PretrainArgs;
+use crate::commands::probe::ProbeArgs;
 use crate::commands::separate::SeparateArgs;
 use crate::commands::spectrogram::SpectrogramArgs;
 
@@ -41,4 +42,7 @@ pub enum Command {
     Separate(SeparateArgs),
     /// Evaluate a model (separation SDR against the oracle and a baseline).
     Eval(EvalArgs),
+    /// Train linear or HEAR-MLP probes on frozen embeddings of a labelled manifest and
+    /// report accuracy, macro-F1 and the confusion matrix.
+    Probe(ProbeArgs),
 }

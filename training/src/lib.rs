@@ -12,6 +12,7 @@ mod metrics_csv;
 pub mod multiview;
 pub mod plot;
 pub mod pretrain;
+pub mod probe;
 mod progress;
 mod run_folder;
 pub mod separation;
@@ -28,5 +29,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Finetune(args) => commands::finetune::run(&args),
         cli::Command::Separate(args) => commands::separate::run(&args),
         cli::Command::Eval(args) => commands::eval::run(&args),
+        cli::Command::Probe(args) => commands::probe::run(&args),
     }
 }

@@ -51,4 +51,7 @@ pub enum MetricsError {
          BSS Eval needs every reference and estimate to be non-silent"
     )]
     Silent { what: &'static str, index: usize },
+    /// Labels and predictions do not fit together (lengths, class indices).
+    #[error("classification scores: {0}")]
+    Shape(String),
 }

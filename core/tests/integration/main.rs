@@ -2,6 +2,7 @@
 //! the test harness spreads every test over the cores at once.
 
 mod audio;
+mod classification;
 mod gradcheck;
 mod jepa_models;
 mod kmeans;
@@ -14,6 +15,7 @@ mod patches;
 mod primitives_ft2d_melody;
 mod primitives_hpss;
 mod primitives_synthetic;
+mod probe_head;
 mod resample;
 mod sdr;
 mod separation;

@@ -12,5 +12,6 @@ mod data_songs;
 mod features;
 mod pac_hubert;
 mod pretrain;
+mod probe;
 mod separation;
 mod spectrogram;

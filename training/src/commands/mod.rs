@@ -7,5 +7,6 @@ pub mod eval;
 pub mod features;
 pub mod finetune;
 pub mod pretrain;
+pub mod probe;
 pub mod separate;
 pub mod spectrogram;

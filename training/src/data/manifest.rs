@@ -11,6 +11,15 @@
 //! (seconds within the file; an empty cell means the file's start or end) are optional, in that
 //! order. Relative paths are resolved against the manifest's folder. Labels and splits are
 //! free-form but non-empty.
+//!
+//! A clip with several labels (a multi-label task, e.g. the instruments playing in it)
+//! lists them in its label cell separated by `;` — `drums;bass;vocals`, quoted by the CSV
+//! writer only if a label holds a comma. A manifest in which any cell holds a `;` is a
+//! multi-label task for `tessera probe` (`crate::probe::LABEL_SEPARATOR`); other
+//! manifests are single-label.
+//!
+//! `tessera probe` reads the split column as follows: rows `train` train, `valid` choose the
+//! learning rate and stopping epoch, `test` are scored.
 
 use std::collections::BTreeMap;
 use std::fs;
