@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::attention::AttentionArgs;
+use crate::commands::bench::BenchArgs;
 use crate::commands::cluster::ClusterArgs;
 use crate::commands::data::DataArgs;
 use crate::commands::eval::EvalArgs;
@@ -42,6 +43,8 @@ pub enum Command {
     Separate(SeparateArgs),
     /// Evaluate a model (separation SDR against the oracle and a baseline).
     Eval(EvalArgs),
+    /// Benchmark suites: every encoder probed on every task, and the claims they decide.
+    Bench(BenchArgs),
     /// Train linear or HEAR-MLP probes on frozen embeddings of a labelled manifest and
     /// report accuracy, macro-F1 and the confusion matrix.
     Probe(ProbeArgs),

@@ -16,6 +16,7 @@ pub mod probe;
 mod progress;
 mod run_folder;
 pub mod separation;
+pub mod suite;
 
 /// Runs one parsed command line.
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
@@ -30,5 +31,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Separate(args) => commands::separate::run(&args),
         cli::Command::Eval(args) => commands::eval::run(&args),
         cli::Command::Probe(args) => commands::probe::run(&args),
+        cli::Command::Bench(args) => commands::bench::run(&args),
     }
 }

@@ -6,29 +6,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::{run_step, workspace_root};
+use crate::{tessera, workspace_root};
 
 /// The bundled real-music clip (see assets/README.md).
 const DEMO_CLIP: &str = "assets/demo/northerners-excerpt.ogg";
 
 /// Where the demo writes its outputs (git-ignored).
 const OUT_DIR: &str = "out/demo";
-
-/// `tessera ARGS` from a release build.
-fn tessera(args: &[&str]) -> Result<()> {
-    let mut full = vec![
-        "run",
-        "--release",
-        "--quiet",
-        "-p",
-        "tessera-train",
-        "--bin",
-        "tessera",
-        "--",
-    ];
-    full.extend(args);
-    run_step("cargo", &full)
-}
 
 pub fn run(input: Option<PathBuf>) -> Result<()> {
     let input = input.unwrap_or_else(|| workspace_root().join(DEMO_CLIP));

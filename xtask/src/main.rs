@@ -3,9 +3,12 @@
 //! - `test`   — install what the build needs, then fmt check, clippy, and the whole test suite
 //! - `data-packages` — install the large Debian data packages (FluidR3 SoundFont, game music)
 //! - `demo`   — the main job on the embedded defaults (see `demo.rs`)
+//! - `results` — render the evaluation data if missing and regenerate RESULTS.md's probing
+//!   suite (see `results.rs`)
 //! - `bundle` — CLAP/VST3 bundles through nice-plug-xtask
 
 mod demo;
+mod results;
 mod setup;
 mod test;
 
@@ -18,8 +21,7 @@ use anyhow::{Context, Result, bail};
 /// The plugin's package, bundled as `tessera.clap` / `tessera.vst3` (see bundler.toml).
 const PLUGIN_PACKAGE: &str = "tessera-plugin";
 
-const USAGE: &str =
-    "usage: cargo xtask <test | data-packages | demo [AUDIO] | bundle tessera [--release]>";
+const USAGE: &str = "usage: cargo xtask <test | data-packages | demo [AUDIO] | results | bundle tessera [--release]>";
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -29,6 +31,7 @@ fn main() -> Result<()> {
         "test" => test::run(),
         "data-packages" => setup::ensure_data_packages(),
         "demo" => demo::run(rest.first().map(PathBuf::from)),
+        "results" => results::run(),
         // nice-plug-xtask parses its own arguments (package names, --release, --target ...);
         // `tessera` names the plugin package, as the bundles are named.
         "bundle" | "bundle-universal" => nice_plug_xtask::main_with_args(
@@ -50,6 +53,22 @@ fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives inside the workspace")
+}
+
+/// `tessera ARGS` from a release build, in the workspace root.
+fn tessera(args: &[&str]) -> Result<()> {
+    let mut full = vec![
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "tessera-train",
+        "--bin",
+        "tessera",
+        "--",
+    ];
+    full.extend(args);
+    run_step("cargo", &full)
 }
 
 /// Runs `program args...` in the workspace root, echoing it first, and fails if it fails.

@@ -87,7 +87,7 @@ fn data_folder(package: &str) -> Option<PathBuf> {
     Some(common)
 }
 
-fn ensure_debian_packages(packages: &[&str]) -> Result<()> {
+pub fn ensure_debian_packages(packages: &[&str]) -> Result<()> {
     let missing: Vec<&str> = packages
         .iter()
         .copied()

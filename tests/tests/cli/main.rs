@@ -2,6 +2,7 @@
 //! one per command, and the test harness spreads every test over the cores at once.
 
 mod attention;
+mod bench_suite;
 mod cluster;
 mod data_crops;
 mod data_keys;

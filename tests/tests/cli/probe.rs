@@ -11,7 +11,7 @@ use tessera_train::data::soundfont::TEST_SOUNDFONT;
 
 /// 28 notes: two copies of the test SoundFont (one held out for testing) × piano and strings
 /// × 7 pitches; returns the folder with notes_pitch.csv and notes_family.csv.
-fn render_notes(dir: &ScratchDir) -> PathBuf {
+pub(crate) fn render_notes(dir: &ScratchDir) -> PathBuf {
     let (a, b) = (dir.join("alpha.sf2"), dir.join("beta.sf2"));
     std::fs::copy(TEST_SOUNDFONT, &a).unwrap();
     std::fs::copy(TEST_SOUNDFONT, &b).unwrap();

@@ -9,11 +9,9 @@ use anyhow::Context;
 use candle_core::Device;
 use clap::{Args, Subcommand};
 use rayon::prelude::*;
-use tessera_core::models::PupuJepa;
 use tessera_core::separation::StreamingSeparator;
 
 use super::separate::load_separator;
-use crate::data::songs::SAMPLE_RATE;
 use crate::evaluation::attention_stems;
 use crate::evaluation::separation::{evaluate_separation, markdown_table};
 use crate::files::write_atomic;
@@ -82,34 +80,20 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
 }
 
 fn attention_stems(args: &AttentionStemsArgs) -> anyhow::Result<()> {
-    let device = Device::Cpu;
-    let model = match &args.model {
-        Some(path) => PupuJepa::load(path, &device)?,
-        None => tessera_core::embedded::default_pupu_jepa(&device)?,
-    };
-    let folders = find_song_folders(&args.set)?;
-    let songs = folders
-        .par_iter()
-        .map(|folder| load_song(folder, SAMPLE_RATE))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let bar = progress::bar(songs.len() as u64, "songs");
-    let alignments = attention_stems::measure(
-        &model,
-        &songs,
-        SAMPLE_RATE,
+    let (alignments, songs) = attention_stems::measure_folders(
+        args.model.as_deref(),
+        &args.set,
         args.clips_per_song,
         args.regions_per_stem,
         args.seed,
-        |done| bar.set_position(done as u64),
     )?;
-    bar.finish_and_clear();
     println!(
         "Attention of PupuJEPA's predictor for a masked {}×{}-patch region one stem dominates \
          (≥ {:.0} % of its power), on context patches the same stem dominates ({} songs):\n",
         attention_stems::REGION.0,
         attention_stems::REGION.1,
         100.0 * attention_stems::DOMINANCE,
-        songs.len()
+        songs
     );
     print!("{}", attention_stems::markdown_table(&alignments));
     if let Some(path) = &args.out {

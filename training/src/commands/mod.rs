@@ -1,6 +1,7 @@
 //! One module per `tessera` subcommand.
 
 pub mod attention;
+pub mod bench;
 pub mod cluster;
 pub mod data;
 pub mod eval;

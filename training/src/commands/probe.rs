@@ -115,7 +115,8 @@ impl LayerChoice {
         })
     }
 
-    fn name(self) -> String {
+    /// The text `--layer` takes for this choice.
+    pub fn name(self) -> String {
         match self {
             Self::One(n) => n.to_string(),
             Self::Last => "last".into(),

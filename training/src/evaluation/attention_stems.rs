@@ -15,6 +15,7 @@
 //! the content.
 
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use candle_core::Device;
@@ -22,13 +23,16 @@ use ndarray::{Array2, s};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::Serialize;
 use tessera_core::dsp::mel::MelSpectrogram;
 use tessera_core::dsp::resample::{ResampleQuality, resample};
 use tessera_core::models::PupuJepa;
 use tessera_core::models::separator::STEMS;
 
-use crate::separation::songs::StemSong;
+use crate::data::songs::SAMPLE_RATE;
+use crate::progress;
+use crate::separation::songs::{StemSong, find_song_folders, load_song};
 
 /// A stem dominates a patch holding at least this share of its power.
 pub const DOMINANCE: f32 = 0.6;
@@ -122,6 +126,39 @@ fn dominated_regions(dominant: &Array2<Option<usize>>) -> Vec<(PatchBlock, usize
         }
     }
     regions
+}
+
+/// [`measure`] with PupuJEPA-Tiny (or the model at `model`) on the songs found in `set`,
+/// with a progress bar; also returns how many songs were measured.
+pub fn measure_folders(
+    model: Option<&Path>,
+    set: &[PathBuf],
+    clips_per_song: usize,
+    regions_per_stem: usize,
+    seed: u64,
+) -> anyhow::Result<(Vec<StemAlignment>, usize)> {
+    let device = Device::Cpu;
+    let model = match model {
+        Some(path) => PupuJepa::load(path, &device)?,
+        None => tessera_core::embedded::default_pupu_jepa(&device)?,
+    };
+    let folders = find_song_folders(set)?;
+    let songs = folders
+        .par_iter()
+        .map(|folder| load_song(folder, SAMPLE_RATE))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let bar = progress::bar(songs.len() as u64, "songs");
+    let alignments = measure(
+        &model,
+        &songs,
+        SAMPLE_RATE,
+        clips_per_song,
+        regions_per_stem,
+        seed,
+        |done| bar.set_position(done as u64),
+    )?;
+    bar.finish_and_clear();
+    Ok((alignments, songs.len()))
 }
 
 /// Measures the alignment on up to `clips_per_song` consecutive clips of every song (its

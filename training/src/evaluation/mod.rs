@@ -2,4 +2,5 @@
 
 pub mod anchors;
 pub mod attention_stems;
+pub mod generalisability;
 pub mod separation;
