@@ -41,7 +41,7 @@ pretrain() {  # RUN LABELS
 pretrain pac-hubert labels
 
 # Iteration 2 (2SSL): k-means of the middle bottleneck block (2 of Tiny's 4, as the paper
-# takes 6 of 12) of the first model, and a new model pretrained on those labels.
+# takes 6 of 12) of the first model, and a new model pretrained from scratch on those labels.
 [ -f feats2/pac_hubert_features.json ] || $T features pac-hubert --model runs/pac-hubert/model.safetensors --layer 2 --data audio --out feats2
 [ -f centroids2.safetensors ] || $T cluster fit --features feats2 --k 256 --max-vectors 200000 --n-init 1 --out centroids2.safetensors
 [ -d labels2 ] || $T cluster assign --features feats2 --centroids centroids2.safetensors --out labels2
@@ -67,6 +67,5 @@ for f in 25 50 100; do
   finetune scratch-$f $fraction
   finetune ssl-$f $fraction runs/pac-hubert/model.safetensors
 done
-for f in 25 100; do
-  finetune ssl2-$f $(echo "scale=2; $f/100" | bc) runs/pac-hubert-2/model.safetensors
-done
+# The second iteration where labelled data is scarcest (25 %), as time allowed.
+finetune ssl2-25 .25 runs/pac-hubert-2/model.safetensors
