@@ -30,5 +30,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Separate(args) => commands::separate::run(&args),
         cli::Command::Eval(args) => commands::eval::run(&args),
         cli::Command::Probe(args) => commands::probe::run(&args),
+        cli::Command::Multiview(args) => commands::multiview::run(&args),
     }
 }

@@ -10,6 +10,7 @@ mod data_scenes;
 mod data_singing;
 mod data_songs;
 mod features;
+mod multiview;
 mod pac_hubert;
 mod pretrain;
 mod probe;
