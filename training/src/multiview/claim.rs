@@ -82,3 +82,99 @@ pub fn cosine_sep_claim(result: &SweepResult) -> anyhow::Result<CosineSepClaim> 
             && candidate.overall >= baseline.overall,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use tessera_core::models::multiview::ObjectiveConfig;
+
+    use super::*;
+    use crate::multiview::evaluate::{PartSizes, ProbeSettings, SubspaceAccuracy};
+    use crate::multiview::notes::EmbeddingSource;
+    use crate::multiview::sweep::SweepRow;
+
+    /// A row of `principle`-SEP at `lambda` with the given margins and overall accuracy.
+    fn row(principle: Principle, lambda: f64, margins: (f64, f64), overall: f64) -> SweepRow {
+        let accuracy = SubspaceAccuracy {
+            private: 0.0,
+            shared: 0.0,
+            joined: overall,
+        };
+        SweepRow {
+            run: PathBuf::from("run"),
+            evaluation: MultiviewEvaluation {
+                source: EmbeddingSource {
+                    encoder: "logmel".into(),
+                    layer: None,
+                    seed: 0,
+                },
+                objective: ObjectiveConfig {
+                    principle,
+                    kind: ObjectiveType::Separation,
+                    reconstruction_weight: lambda,
+                },
+                sizes: PartSizes {
+                    train: 1,
+                    valid: 1,
+                    test: 1,
+                },
+                pitch: accuracy,
+                family: accuracy,
+                delta_pitch: margins.0,
+                delta_instrument: margins.1,
+                overall,
+                reconstruction_mse: 0.1,
+                probes: ProbeSettings::default(),
+            },
+        }
+    }
+
+    fn result(rows: Vec<SweepRow>) -> SweepResult {
+        SweepResult {
+            source: rows[0].evaluation.source.clone(),
+            notes: PathBuf::from("notes"),
+            rows,
+        }
+    }
+
+    #[test]
+    fn the_claim_needs_both_margins_positive_and_no_loss_of_overall_accuracy() {
+        let baseline = row(Principle::InfoNce, 1.0, (0.0, 0.0), 0.80);
+        let claim = |margins, overall| {
+            cosine_sep_claim(&result(vec![
+                row(Principle::Cosine, 0.6, margins, overall),
+                baseline.clone(),
+            ]))
+            .unwrap()
+        };
+        let held = claim((0.1, 0.2), 0.80);
+        assert!(held.held, "{}", held.summary());
+        assert_eq!(held.reconstruction_only_overall, 0.80);
+        assert!(!claim((0.1, -0.01), 0.9).held, "ΔInstrument ≤ 0");
+        assert!(!claim((0.0, 0.2), 0.9).held, "ΔPitch ≤ 0");
+        assert!(
+            !claim((0.1, 0.2), 0.79).held,
+            "overall below reconstruction only"
+        );
+        // Cosine-SEP's own λ = 1 run is preferred as the baseline.
+        let both = cosine_sep_claim(&result(vec![
+            row(Principle::Cosine, 0.6, (0.1, 0.1), 0.85),
+            baseline,
+            row(Principle::Cosine, 1.0, (0.0, 0.0), 0.9),
+        ]))
+        .unwrap();
+        assert_eq!(both.reconstruction_only_overall, 0.9);
+        assert!(!both.held);
+    }
+
+    #[test]
+    fn a_sweep_without_the_claims_runs_cannot_answer_it() {
+        let only_baseline = result(vec![row(Principle::Cosine, 1.0, (0.0, 0.0), 0.8)]);
+        let error = cosine_sep_claim(&only_baseline).unwrap_err().to_string();
+        assert!(error.contains("λ = 0.6"), "{error}");
+        let no_baseline = result(vec![row(Principle::Cosine, 0.6, (0.1, 0.1), 0.8)]);
+        let error = cosine_sep_claim(&no_baseline).unwrap_err().to_string();
+        assert!(error.contains("λ = 1"), "{error}");
+    }
+}

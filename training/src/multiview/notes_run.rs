@@ -131,3 +131,33 @@ pub fn read_evaluation(run: &Path) -> anyhow::Result<Option<MultiviewEvaluation>
         .with_context(|| format!("{} is not a multi-view evaluation", path.display()))?;
     Ok(Some(evaluation))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths_that_followed_the_latent_width_follow_the_data() {
+        let fitted = fit_to_latents(&MultiviewRunConfig::default(), 256);
+        assert_eq!(
+            (
+                fitted.model.latent_dim,
+                fitted.model.hidden_dim,
+                fitted.model.code_dim
+            ),
+            (256, 256, 128)
+        );
+        let mut chosen = MultiviewRunConfig::default();
+        chosen.model.hidden_dim = 64;
+        chosen.model.code_dim = 16;
+        let fitted = fit_to_latents(&chosen, 256);
+        assert_eq!(
+            (
+                fitted.model.latent_dim,
+                fitted.model.hidden_dim,
+                fitted.model.code_dim
+            ),
+            (256, 64, 16)
+        );
+    }
+}

@@ -65,12 +65,12 @@ pub fn render_scatter_png(axes: &ScatterAxes, series: &[ScatterSeries], path: &P
         if axes.zero_lines {
             (low, high) = (low.min(0.0), high.max(0.0));
         }
-        if !(low < high) {
-            (low, high) = if low.is_finite() {
-                (low - 0.5, low + 0.5)
-            } else {
-                (0.0, 1.0)
-            };
+        if !low.is_finite() {
+            // No finite value at all.
+            (low, high) = (0.0, 1.0);
+        } else if low >= high {
+            // One distinct value: a unit-wide range around it.
+            (low, high) = (low - 0.5, low + 0.5);
         }
         let pad = 0.08 * (high - low);
         (low - pad)..(high + pad)
