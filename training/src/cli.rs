@@ -10,6 +10,7 @@ use crate::commands::data::DataArgs;
 use crate::commands::eval::EvalArgs;
 use crate::commands::features::FeaturesArgs;
 use crate::commands::finetune::FinetuneArgs;
+use crate::commands::multiview::MultiviewArgs;
 use crate::commands::pretrain::PretrainArgs;
 use crate::commands::probe::ProbeArgs;
 use crate::commands::separate::SeparateArgs;
@@ -48,4 +49,7 @@ pub enum Command {
     /// Train linear or HEAR-MLP probes on frozen embeddings of a labelled manifest and
     /// report accuracy, macro-F1 and the confusion matrix.
     Probe(ProbeArgs),
+    /// Disentangle pitch and instrument family of notes into private and shared codes
+    /// (multi-view paper): train, evaluate with probes, or sweep the paper's grid.
+    Multiview(MultiviewArgs),
 }

@@ -32,5 +32,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Eval(args) => commands::eval::run(&args),
         cli::Command::Probe(args) => commands::probe::run(&args),
         cli::Command::Bench(args) => commands::bench::run(&args),
+        cli::Command::Multiview(args) => commands::multiview::run(&args),
     }
 }

@@ -21,7 +21,8 @@ pub enum Principle {
     InfoNce,
     /// Eqs. (3) and (4): each pair on its own, no comparison within the batch.
     Cosine,
-    /// VICReg's invariance, variance and covariance terms (SEP negates the invariance).
+    /// VICReg's invariance, variance and covariance terms (SEP negates the invariance, on
+    /// unit-length codes so that it is bounded).
     Vicreg,
 }
 
@@ -62,7 +63,12 @@ pub fn similarity_loss(principle: Principle, first: &Tensor, second: &Tensor) ->
     match principle {
         Principle::InfoNce => info_nce_similarity(first, second),
         Principle::Cosine => cosine_similarity(first, second),
-        Principle::Vicreg => vicreg(first, second, VICREG_INVARIANCE),
+        Principle::Vicreg => vicreg(
+            (first - second)?.sqr()?.mean_all()?,
+            VICREG_INVARIANCE,
+            first,
+            second,
+        ),
     }
 }
 
@@ -71,7 +77,12 @@ pub fn separation_loss(principle: Principle, first: &Tensor, second: &Tensor) ->
     match principle {
         Principle::InfoNce => info_nce_separation(first, second),
         Principle::Cosine => cosine_separation(first, second),
-        Principle::Vicreg => vicreg(first, second, -VICREG_INVARIANCE),
+        Principle::Vicreg => vicreg(
+            unit_distance(first, second)?,
+            -VICREG_INVARIANCE,
+            first,
+            second,
+        ),
     }
 }
 
@@ -114,16 +125,28 @@ fn negative_log_dissimilarity(similarities: &Tensor) -> Result<Tensor> {
 }
 
 /// VICReg as its reference implementation (facebookresearch/vicreg) computes it:
-/// `invariance_weight · MSE(a, b) + 25 · (v(a) + v(b)) / 2 + 1 · (c(a) + c(b))`, with
-/// `v` the mean over dimensions of `max(0, 1 − √(Var + 1e-4))` (unbiased variance over the
+/// `invariance_weight · invariance + 25 · (v(a) + v(b)) / 2 + 1 · (c(a) + c(b))`, with `v`
+/// the mean over dimensions of `max(0, 1 − √(Var + 1e-4))` (unbiased variance over the
 /// batch) and `c` the sum of squared off-diagonal covariances divided by the dimensions.
-/// SIM uses `+25`; SEP keeps variance and covariance and negates the invariance (`−25`).
-fn vicreg(first: &Tensor, second: &Tensor, invariance_weight: f64) -> Result<Tensor> {
+///
+/// SIM passes the reference's invariance, `MSE(a, b)`, with weight `+25`. SEP keeps variance
+/// and covariance and negates the invariance (`−25`), as the paper says — but on the raw
+/// codes that term has no lower bound: scaling the codes up lowers it without end, and runs
+/// went to −2e7. So SEP's invariance is [`unit_distance`], the squared distance of the
+/// codes scaled to unit length, which lies in `[0, 4]` (the whole SEP term in `[−100, 0]`
+/// plus the regularisers): a deviation from the paper's literal formula, chosen because it
+/// keeps "push the pair apart" (in direction, which is also what the cosine principle
+/// separates) while leaving the optimum finite.
+fn vicreg(
+    invariance: Tensor,
+    invariance_weight: f64,
+    first: &Tensor,
+    second: &Tensor,
+) -> Result<Tensor> {
     let (pairs, _) = first.dims2()?;
     if pairs < 2 {
         candle_core::bail!("VICReg needs at least 2 pairs per batch for a variance, got {pairs}");
     }
-    let invariance = (first - second)?.sqr()?.mean_all()?;
     let (variance_first, covariance_first) = variance_and_covariance(first)?;
     let (variance_second, covariance_second) = variance_and_covariance(second)?;
     let variance = ((variance_first + variance_second)? * 0.5)?;
@@ -131,6 +154,15 @@ fn vicreg(first: &Tensor, second: &Tensor, invariance_weight: f64) -> Result<Ten
     (invariance * invariance_weight)?
         .add(&(variance * VICREG_VARIANCE)?)?
         .add(&(covariance * VICREG_COVARIANCE)?)
+}
+
+/// `mean_j ‖â_j − b̂_j‖²` with `x̂ = x / ‖x‖`: the squared distance of the two codes of a
+/// pair as directions, in `[0, 4]` (`2 − 2 cos`), averaged over the pairs.
+fn unit_distance(first: &Tensor, second: &Tensor) -> Result<Tensor> {
+    (unit_rows(first)? - unit_rows(second)?)?
+        .sqr()?
+        .sum(D::Minus1)?
+        .mean_all()
 }
 
 /// VICReg's variance hinge and covariance penalty of one view's codes `(batch, dim)`.

@@ -72,17 +72,30 @@ fn cosine_separation_by_hand() -> f64 {
 }
 
 /// VICReg of the codes divided by 10 (so the variance hinge is active):
-/// a = ((.3, .4), (.1, 0)), b = ((.4, .3), (.5, 1.2)).
-/// Invariance: the squared differences .01, .01, .16, 1.44, mean .405.
+/// a = ((.3, .4), (.1, 0)), b = ((.4, .3), (.5, 1.2)), with the given invariance term.
 /// Unbiased variances over the 2 pairs: a (.02, .08), b (.005, .405).
 /// Covariances: a (.1·.2 + .1·.2) = .04, b (.05·.45 + .05·.45) = .045; each appears twice
 /// off the diagonal, divided by 2 dimensions: .04², .045².
-fn vicreg_by_hand(invariance_weight: f64) -> f64 {
+fn vicreg_by_hand(invariance_weight: f64, invariance: f64) -> f64 {
     let hinge = |v: f64| (1.0 - (v + 1e-4).sqrt()).max(0.0);
     let variance_a = (hinge(0.02) + hinge(0.08)) / 2.0;
     let variance_b = (hinge(0.005) + hinge(0.405)) / 2.0;
     let covariance = 0.04f64.powi(2) + 0.045f64.powi(2);
-    invariance_weight * 0.405 + 25.0 * (variance_a + variance_b) / 2.0 + covariance
+    invariance_weight * invariance + 25.0 * (variance_a + variance_b) / 2.0 + covariance
+}
+
+/// VICReg^SIM's invariance, the reference's MSE: the squared differences .01, .01, .16,
+/// 1.44, mean .405.
+const VICREG_SIM_INVARIANCE: f64 = 0.405;
+
+/// VICReg^SEP's invariance, on unit-length codes: `‖â − b̂‖² = 2 − 2 cos`, so
+/// `2 − 2 · 24/25 = 2/25` and `2 − 2 · 5/13 = 16/13`, averaged over the two pairs.
+fn vicreg_separation_invariance() -> f64 {
+    (2.0 / 25.0 + 16.0 / 13.0) / 2.0
+}
+
+fn vicreg_separation_by_hand() -> f64 {
+    vicreg_by_hand(-25.0, vicreg_separation_invariance())
 }
 
 fn scaled(rows: [[f64; 2]; 2], by: f64) -> [[f64; 2]; 2] {
@@ -115,12 +128,44 @@ fn cosine_losses_match_eqs_3_and_4_by_hand() {
 fn vicreg_losses_match_the_reference_formulation_by_hand() {
     let (a, b) = (tensor(&scaled(FIRST, 0.1)), tensor(&scaled(SECOND, 0.1)));
     let similarity = scalar(&similarity_loss(Principle::Vicreg, &a, &b).unwrap());
-    assert_close(similarity, vicreg_by_hand(25.0), "VICReg^SIM");
+    assert_close(
+        similarity,
+        vicreg_by_hand(25.0, VICREG_SIM_INVARIANCE),
+        "VICReg^SIM",
+    );
     let separation = scalar(&separation_loss(Principle::Vicreg, &a, &b).unwrap());
-    assert_close(separation, vicreg_by_hand(-25.0), "VICReg^SEP");
+    assert_close(separation, vicreg_separation_by_hand(), "VICReg^SEP");
     // A single pair has no variance.
     let one = a.narrow(0, 0, 1).unwrap();
     assert!(similarity_loss(Principle::Vicreg, &one, &one).is_err());
+}
+
+#[test]
+fn vicreg_separation_is_bounded_below_however_far_apart_the_codes_are() {
+    // Orthogonal codes scaled up without end: the literal −25 · MSE would fall with the
+    // square of the scale (to −2e7 in training); on unit-length codes the invariance stays
+    // at its floor, ‖â − b̂‖² = 2 for orthogonal non-negative codes, whatever the scale.
+    for scale in [1.0, 1e3, 1e6] {
+        let a = tensor(&[[scale, 0.0], [0.0, scale]]);
+        let b = tensor(&[[0.0, scale], [scale, 0.0]]);
+        let separation = scalar(&separation_loss(Principle::Vicreg, &a, &b).unwrap());
+        // No variance hinge once the scale is large, and the covariances are large and
+        // positive: the loss is at least the invariance's −25 · 2.
+        assert!(separation >= -50.0, "scale {scale}: {separation}");
+    }
+}
+
+#[test]
+fn vicreg_separation_has_the_right_gradient() {
+    let first = random_var(&[5, 4], 60);
+    let second = random_var(&[5, 4], 61);
+    // Non-negative codes, as the encoders give, shifted off zero so no norm is tiny.
+    let positive = |v: &candle_core::Var| (v.as_tensor().abs().unwrap() + 0.1).unwrap();
+    let vars = [first.clone(), second.clone()];
+    let error = max_relative_error(&vars, || {
+        separation_loss(Principle::Vicreg, &positive(&first), &positive(&second))
+    });
+    assert!(error < GRADIENT_TOLERANCE, "relative error {error}");
 }
 
 #[test]
@@ -193,7 +238,11 @@ fn eq_5_weighs_reconstruction_and_every_disentanglement_variant_by_hand() {
             cosine_similarity_by_hand(),
             cosine_separation_by_hand(),
         ),
-        (Principle::Vicreg, vicreg_shared, vicreg_by_hand(-25.0)),
+        (
+            Principle::Vicreg,
+            vicreg_shared,
+            vicreg_separation_by_hand(),
+        ),
     ];
     for (principle, similarity, separation) in cases {
         for kind in [

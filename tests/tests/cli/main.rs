@@ -11,6 +11,7 @@ mod data_scenes;
 mod data_singing;
 mod data_songs;
 mod features;
+mod multiview;
 mod pac_hubert;
 mod pretrain;
 mod probe;

@@ -7,6 +7,7 @@ pub mod data;
 pub mod eval;
 pub mod features;
 pub mod finetune;
+pub mod multiview;
 pub mod pretrain;
 pub mod probe;
 pub mod separate;
