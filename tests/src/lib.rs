@@ -156,3 +156,36 @@ pub fn checkpoint_tensors(path: &Path, kind: &str) -> HashMap<String, Vec<f32>> 
         })
         .collect()
 }
+
+/// Renders notes with two copies of the test SoundFont (`beta` held out whole for the test
+/// split) × piano and strings × `pitches` (`LO..HI:STEP`) × `velocities` through
+/// `tessera data notes`; returns the folder with its manifests and pairs.csv.
+pub fn render_notes(dir: &ScratchDir, pitches: &str, velocities: &str) -> PathBuf {
+    let (a, b) = (dir.join("alpha.sf2"), dir.join("beta.sf2"));
+    std::fs::copy(tessera_train::data::soundfont::TEST_SOUNDFONT, &a).unwrap();
+    std::fs::copy(tessera_train::data::soundfont::TEST_SOUNDFONT, &b).unwrap();
+    let out = dir.join("notes");
+    tessera(&[
+        "data",
+        "notes",
+        "--soundfont",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--programs",
+        "0,40",
+        "--pitches",
+        pitches,
+        "--velocities",
+        velocities,
+        "--hold-out",
+        "soundfont",
+        "--test-fraction",
+        "0.5",
+        "--seed",
+        "1",
+    ])
+    .expect("the notes are rendered");
+    out
+}

@@ -1,12 +1,12 @@
-//! `tessera bench suite` end to end on the tiny notes set of the probe tests: every cell's
-//! probe run, suite.json with s(m) and the claims, RESULTS.md's suite section replaced
-//! without touching the rest, a rerun that reads every cell back instead of retraining, and
-//! a bad suite file named in the error.
+//! `tessera bench suite` end to end on the tiny notes set of the multi-view tests: every
+//! cell's probe run, a two-run multi-view sweep, suite.json with s(m) and the claims,
+//! RESULTS.md's suite section replaced without touching the rest, a rerun that reads every
+//! cell back instead of retraining, and a bad suite file named in the error.
 
 use serde_json::Value;
 use tessera_tests::{ScratchDir, tessera};
 
-use super::probe::render_notes;
+use super::multiview::render_notes;
 
 const SUITE: &str = r#"
 baseline = "log-mel"
@@ -34,7 +34,18 @@ test = "notes/notes_pitch.csv"
 name = "family"
 train = "notes/notes_family.csv"
 test = "notes/notes_family.csv"
+
+[multiview]
+encoder = "logmel"
+notes = "notes"
+principles = ["cosine"]
+objectives = ["sep"]
+lambdas = [0.6, 1.0]
+config = "multiview.toml"
 "#;
+
+/// Two epochs of batches of 4: seconds, not minutes.
+const MULTIVIEW: &str = "[train]\nepochs = 2\nbatch_size = 4\ncheckpoint_every = 5\n";
 
 #[test]
 fn suite_probes_every_cell_scores_and_splices_results() {
@@ -42,6 +53,7 @@ fn suite_probes_every_cell_scores_and_splices_results() {
     render_notes(&dir);
     let config = dir.join("suite.toml");
     std::fs::write(&config, SUITE).unwrap();
+    std::fs::write(dir.join("multiview.toml"), MULTIVIEW).unwrap();
     let results = dir.join("RESULTS.md");
     std::fs::write(&results, "# Results\n\nWritten by hand.\n").unwrap();
     let out = dir.join("suite");
@@ -70,14 +82,15 @@ fn suite_probes_every_cell_scores_and_splices_results() {
     assert_eq!(s[0].as_f64(), Some(0.0), "the baseline improves on nothing");
     assert!((0.0..=100.0).contains(&s[1].as_f64().unwrap()));
     let claims = suite["claims"].as_array().unwrap();
-    assert_eq!(claims.len(), 4);
-    // No 1D JEPA and no attention section in this suite: those claims are not guessed.
-    assert!(
-        claims
-            .iter()
-            .all(|c| c["verdict"] == "not-measured" && !c["evidence"].as_str().unwrap().is_empty()),
-        "{claims:?}"
-    );
+    assert_eq!(claims.len(), 5);
+    // The sweep decides the Cosine-SEP claim; no 1D JEPA and no attention section in this
+    // suite: those claims are not guessed.
+    for claim in claims {
+        let measured = claim["claim"].as_str().unwrap().starts_with("Cosine-SEP");
+        assert_eq!(claim["verdict"] != "not-measured", measured, "{claim}");
+        assert!(!claim["evidence"].as_str().unwrap().is_empty(), "{claim}");
+    }
+    assert_eq!(suite["multiview"]["rows"].as_array().unwrap().len(), 2);
     for cell in [
         "log-mel/pitch",
         "log-mel/family",
@@ -89,6 +102,7 @@ fn suite_probes_every_cell_scores_and_splices_results() {
     let document = std::fs::read_to_string(&results).unwrap();
     assert!(document.starts_with("# Results\n\nWritten by hand.\n"));
     assert!(document.contains("| random PupuJEPA-Tiny |") && document.contains("s(m)"));
+    assert!(document.contains("### Multi-view disentanglement"));
 
     // A rerun reads every cell back: no probe.json is rewritten, the section is replaced
     // (not appended) and the scores are the same.

@@ -7,40 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use tessera_tests::{ScratchDir, png_size, tessera};
-use tessera_train::data::soundfont::TEST_SOUNDFONT;
 use tessera_train::multiview::{SweepResult, cosine_sep_claim};
 
-/// 104 notes: two copies of the test SoundFont (one held out for testing) × piano and
-/// strings × 13 pitches × 2 velocities, so the training SoundFont's 52 notes leave a
-/// validation part with pairs of one family.
-fn render_notes(dir: &ScratchDir) -> PathBuf {
-    let (a, b) = (dir.join("alpha.sf2"), dir.join("beta.sf2"));
-    std::fs::copy(TEST_SOUNDFONT, &a).unwrap();
-    std::fs::copy(TEST_SOUNDFONT, &b).unwrap();
-    let out = dir.join("notes");
-    tessera(&[
-        "data",
-        "notes",
-        "--soundfont",
-        a.to_str().unwrap(),
-        b.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--programs",
-        "0,40",
-        "--pitches",
-        "48..72:2",
-        "--velocities",
-        "64,100",
-        "--hold-out",
-        "soundfont",
-        "--test-fraction",
-        "0.5",
-        "--seed",
-        "1",
-    ])
-    .expect("the notes are rendered");
-    out
+/// 104 notes: piano and strings × 13 pitches × 2 velocities, so the training SoundFont's 52
+/// notes leave a validation part with pairs of one family.
+pub(crate) fn render_notes(dir: &ScratchDir) -> PathBuf {
+    tessera_tests::render_notes(dir, "48..72:2", "64,100")
 }
 
 /// Two epochs of batches of 4 on narrow codes: seconds, not minutes.

@@ -7,38 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use tessera_tests::{ScratchDir, png_size, tessera};
-use tessera_train::data::soundfont::TEST_SOUNDFONT;
 
-/// 28 notes: two copies of the test SoundFont (one held out for testing) × piano and strings
-/// × 7 pitches; returns the folder with notes_pitch.csv and notes_family.csv.
-pub(crate) fn render_notes(dir: &ScratchDir) -> PathBuf {
-    let (a, b) = (dir.join("alpha.sf2"), dir.join("beta.sf2"));
-    std::fs::copy(TEST_SOUNDFONT, &a).unwrap();
-    std::fs::copy(TEST_SOUNDFONT, &b).unwrap();
-    let out = dir.join("notes");
-    tessera(&[
-        "data",
-        "notes",
-        "--soundfont",
-        a.to_str().unwrap(),
-        b.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--programs",
-        "0,40",
-        "--pitches",
-        "48..72:4",
-        "--velocities",
-        "100",
-        "--hold-out",
-        "soundfont",
-        "--test-fraction",
-        "0.5",
-        "--seed",
-        "1",
-    ])
-    .expect("the notes are rendered");
-    out
+/// 28 notes: piano and strings × 7 pitches, one velocity.
+fn render_notes(dir: &ScratchDir) -> PathBuf {
+    tessera_tests::render_notes(dir, "48..72:4", "100")
 }
 
 /// Runs `tessera probe` on one manifest's splits with a short epoch cap and returns its

@@ -9,6 +9,7 @@ use anyhow::{Context, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::probe::EncoderChoice;
+use tessera_core::models::disentanglement::{ObjectiveType, Principle};
 
 /// The whole suite.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +27,8 @@ pub struct SuiteConfig {
     pub tasks: Vec<SuiteTask>,
     /// Attention–stem alignment of PupuJEPA on songs with stems, if measured.
     pub attention_stems: Option<AttentionStemsSettings>,
+    /// The multi-view disentanglement sweep, if run.
+    pub multiview: Option<MultiviewSettings>,
 }
 
 /// One encoder of the suite.
@@ -105,6 +108,24 @@ pub struct AttentionStemsSettings {
     pub regions_per_stem: usize,
 }
 
+/// `tessera multiview sweep` inside the suite.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultiviewSettings {
+    /// The frozen encoder, as `--encoder` spells it.
+    pub encoder: String,
+    /// Its layer read, counted from 1; the last when absent.
+    pub layer: Option<usize>,
+    /// The notes folder of `tessera data notes`.
+    pub notes: PathBuf,
+    pub principles: Vec<Principle>,
+    pub objectives: Vec<ObjectiveType>,
+    /// Reconstruction weights λ; the claim needs 0.6 and 1.
+    pub lambdas: Vec<f64>,
+    /// A multi-view run configuration (TOML); the defaults when absent.
+    pub config: Option<PathBuf>,
+}
+
 impl SuiteConfig {
     /// Reads and checks a suite file; relative paths become relative to its folder.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
@@ -120,6 +141,11 @@ impl SuiteConfig {
         }
         if let Some(attention) = &mut config.attention_stems {
             attention.set.iter_mut().for_each(resolve);
+        }
+        if let Some(multiview) = &mut config.multiview {
+            resolve(&mut multiview.notes);
+            multiview.config.iter_mut().for_each(resolve);
+            multiview.encoder = resolve_encoder(&multiview.encoder, base);
         }
         for encoder in &mut config.encoders {
             encoder.encoder = resolve_encoder(&encoder.encoder, base);

@@ -103,6 +103,20 @@ pub fn results_section(result: &SuiteResult, config: &SuiteConfig) -> String {
         );
         md.push_str(&attention_stems::markdown_table(alignments));
     }
+    if let Some(sweep) = &result.multiview {
+        let _ = writeln!(
+            md,
+            "\n### Multi-view disentanglement\n\nFrozen `{}` latents of the notes (layer {}), \
+             linear probes (50 % input dropout) on the private code z_p, the shared code z_s \
+             and both, for pitch and instrument family (see `tessera multiview sweep --help`).\n",
+            sweep.source.encoder,
+            sweep
+                .source
+                .layer
+                .map_or("last".to_owned(), |l| l.to_string())
+        );
+        md.push_str(&sweep.markdown_table());
+    }
     let _ = writeln!(
         md,
         "\n### The seeds' claims\n\n| claim | verdict | numbers |\n| --- | --- | --- |"

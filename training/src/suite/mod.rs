@@ -15,13 +15,17 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::commands::probe::{LayerChoice, ProbeArgs, ProbeKind, REPORT_JSON, probe};
+use crate::commands::probe::{
+    DEFAULT_CACHE, LayerChoice, ProbeArgs, ProbeKind, REPORT_JSON, probe,
+};
 use crate::evaluation::attention_stems::{self, StemAlignment};
 use crate::evaluation::generalisability::generalisability;
 use crate::files::write_atomic;
+use crate::multiview::sweep::{self, SweepConfig, SweepResult};
+use crate::multiview::{EmbeddingSource, MultiviewRunConfig, ProbeSettings as MultiviewProbes};
 pub use claims::{Claim, Verdict};
 pub use config::SuiteConfig;
-use config::{EncoderRole, ProbeSettings, SuiteEncoder, SuiteTask};
+use config::{EncoderRole, MultiviewSettings, ProbeSettings, SuiteEncoder, SuiteTask};
 pub use markdown::{results_section, splice_section};
 
 /// Files the suite writes into its output folder.
@@ -51,6 +55,8 @@ pub struct SuiteResult {
     pub probe: ProbeSettings,
     /// Attention–stem alignment per stem, when the suite measures it.
     pub attention_stems: Option<Vec<StemAlignment>>,
+    /// The multi-view sweep's rows, when the suite runs it.
+    pub multiview: Option<SweepResult>,
     /// The claims and their verdicts.
     pub claims: Vec<Claim>,
 }
@@ -103,6 +109,17 @@ pub fn run(config: &SuiteConfig, out: &Path) -> anyhow::Result<SuiteResult> {
         }
         None => None,
     };
+    let multiview = match &config.multiview {
+        Some(settings) => {
+            eprintln!("multi-view disentanglement sweep");
+            Some(multiview_sweep(
+                settings,
+                &config.probe,
+                &out.join("multiview"),
+            )?)
+        }
+        None => None,
+    };
     let mut result = SuiteResult {
         encoders: config.encoders.iter().map(|e| e.name.clone()).collect(),
         roles: config.encoders.iter().map(|e| e.role).collect(),
@@ -114,6 +131,7 @@ pub fn run(config: &SuiteConfig, out: &Path) -> anyhow::Result<SuiteResult> {
         seconds,
         probe: config.probe.clone(),
         attention_stems,
+        multiview,
         claims: Vec::new(),
     };
     result.claims = claims::claims(&result);
@@ -126,6 +144,38 @@ pub fn run(config: &SuiteConfig, out: &Path) -> anyhow::Result<SuiteResult> {
         results_section(&result, config).as_bytes(),
     )?;
     Ok(result)
+}
+
+/// The multi-view sweep of `settings` into `out` (resumable, as `tessera multiview sweep`),
+/// its linear probes trained for the suite's epochs and seed.
+fn multiview_sweep(
+    settings: &MultiviewSettings,
+    probe: &ProbeSettings,
+    out: &Path,
+) -> anyhow::Result<SweepResult> {
+    let seed = probe.seed;
+    let base = match &settings.config {
+        Some(path) => MultiviewRunConfig::read(path)?,
+        None => MultiviewRunConfig::default(),
+    };
+    sweep::run(&SweepConfig {
+        notes: settings.notes.clone(),
+        source: EmbeddingSource {
+            encoder: settings.encoder.clone(),
+            layer: settings.layer,
+            seed,
+        },
+        cache: Some(settings.notes.join(DEFAULT_CACHE)),
+        out: out.to_owned(),
+        principles: settings.principles.clone(),
+        objectives: settings.objectives.clone(),
+        lambdas: settings.lambdas.clone(),
+        base,
+        probes: MultiviewProbes {
+            max_epochs: probe.max_epochs,
+            seed,
+        },
+    })
 }
 
 /// What the suite keeps of one probe run.
