@@ -87,12 +87,16 @@ fn role_comparison(
         verdict: Verdict::NotMeasured,
         evidence,
     };
+    let missing: Vec<&str> = [roles.0, roles.1]
+        .into_iter()
+        .filter(|&role| result.encoder_of(role).is_none())
+        .map(role_name)
+        .collect();
     let (Some(better), Some(worse)) = (result.encoder_of(roles.0), result.encoder_of(roles.1))
     else {
         return not_measured(format!(
-            "the suite has no encoder in the role {} or {}",
-            role_name(roles.0),
-            role_name(roles.1)
+            "the suite has no encoder in the role {}",
+            missing.join(" or ")
         ));
     };
     let indices: Vec<usize> = if tasks.is_empty() {
