@@ -88,3 +88,15 @@ fn relative_error_at(vars: &[Var], entries: usize, loss: impl Fn() -> Result<Ten
     }
     worst
 }
+
+/// Largest absolute difference between two f64 tensors of one shape.
+pub fn max_difference(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap()
+}

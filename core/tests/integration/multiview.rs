@@ -14,7 +14,7 @@ use tessera_core::models::disentanglement::{
 use tessera_core::models::multiview::{ObjectiveConfig, reconstruction_loss};
 use tessera_core::models::{Multiview, MultiviewConfig};
 
-use crate::gradcheck::{max_relative_error, random_var, var_builder};
+use crate::gradcheck::{max_difference, max_relative_error, random_var, var_builder};
 
 /// Relative error allowed between analytic and numeric gradients (as in nn_gradients.rs).
 const GRADIENT_TOLERANCE: f64 = 1e-4;
@@ -379,13 +379,6 @@ fn a_saved_model_loads_with_its_objective_and_encodes_alike() {
         .shared
         .to_dtype(DType::F64)
         .unwrap();
-    let difference = (got - expected)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f64>()
-        .unwrap();
+    let difference = max_difference(&got, &expected);
     assert!(difference < 1e-5, "max difference {difference}");
 }

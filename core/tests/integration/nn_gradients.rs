@@ -1,7 +1,8 @@
 //! Every op the models train through, checked against finite differences (f64).
 
 use crate::gradcheck::{
-    max_relative_error, max_relative_error_everywhere, random_var, var_builder, weighted_sum,
+    max_difference, max_relative_error, max_relative_error_everywhere, random_var, var_builder,
+    weighted_sum,
 };
 use candle_core::{DType, Module, Tensor, Var};
 use candle_nn::VarMap;
@@ -524,18 +525,6 @@ fn istft_rejects_spectra_that_do_not_fit() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("hop_length must be at least 1"), "{error}");
-}
-
-/// Largest absolute difference between two tensors.
-fn max_difference(a: &Tensor, b: &Tensor) -> f64 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f64>()
-        .unwrap()
 }
 
 #[test]
