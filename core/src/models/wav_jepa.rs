@@ -7,7 +7,7 @@
 //! encoder per ear, 2D sin-cos positions over (ear × time) and the same time mask for both
 //! ears.
 
-use candle_core::{Device, Module, Result, Tensor};
+use candle_core::{Device, Module, Result, Tensor, bail};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
@@ -300,29 +300,45 @@ impl Encoder for WavJepa {
     }
 
     /// Per target-encoder layer, one row per 10-ms frame, row `r` starting at sample
-    /// `r · hop`; for WavJEPA-Nat the mono input goes to both ears and the two ears' tokens
-    /// of a frame are averaged.
+    /// `r · hop`; for WavJEPA-Nat the mono input goes to both ears.
     fn embed(&self, audio: &[f32]) -> Result<Vec<Tensor>> {
+        self.embed_channels(&vec![audio; self.config.ears])
+    }
+
+    fn channels(&self) -> usize {
+        self.config.ears
+    }
+
+    /// As [`Self::embed`], one channel per ear; the ears' tokens of a frame are averaged.
+    fn embed_channels(&self, channels: &[&[f32]]) -> Result<Vec<Tensor>> {
         let device = self.predictor_positions.device();
         let (clip_samples, frames, ears) = (
             self.config.clip_samples,
             self.config.frames(),
             self.config.ears,
         );
+        let samples = channels.first().map_or(0, |c| c.len());
+        if channels.len() != ears || channels.iter().any(|c| c.len() != samples) {
+            bail!(
+                "the encoder hears {ears} equally long channels, got lengths {:?}",
+                channels.iter().map(|c| c.len()).collect::<Vec<_>>()
+            );
+        }
         let hop = self.config.feature_encoder.hop();
         // A clip yields fewer frames than it spans hops (valid convolutions), so clips
         // advance by the frames they yield and each reads on into the next step for its
         // last frames' receptive field; rows stay on the time grid from clip to clip.
         let step = frames * hop;
         let mut per_layer: Vec<Vec<Tensor>> = vec![Vec::new(); self.config.encoder.depth];
-        for start in (0..audio.len().max(1)).step_by(step) {
-            let end = (start + clip_samples).min(audio.len());
-            let mut clip = vec![0f32; clip_samples];
-            clip[..end - start].copy_from_slice(&audio[start..end]);
-            let input =
-                Tensor::from_vec(clip, (1, 1, clip_samples), device)?.repeat((1, ears, 1))?;
+        for start in (0..samples.max(1)).step_by(step) {
+            let end = (start + clip_samples).min(samples);
+            let mut clips = vec![0f32; ears * clip_samples];
+            for (clip, channel) in clips.chunks_mut(clip_samples).zip(channels) {
+                clip[..end - start].copy_from_slice(&channel[start..end]);
+            }
+            let input = Tensor::from_vec(clips, (1, ears, clip_samples), device)?;
             let out = self.target.forward(&input, None)?;
-            let kept = (audio.len().min(start + step) - start)
+            let kept = (samples.min(start + step) - start)
                 .div_ceil(hop)
                 .clamp(1, frames);
             for (layer, latents) in per_layer.iter_mut().zip(&out.layers) {

@@ -434,6 +434,43 @@ fn wav_embed_gives_one_row_per_10_ms_frame() {
     }
 }
 
+#[test]
+fn wav_jepa_nat_hears_each_ear_and_mono_on_both() {
+    let config = wav_config(2);
+    let model = build_wav(config.clone(), 6).model;
+    assert_eq!(model.channels(), 2);
+    let mut rng = ChaCha8Rng::seed_from_u64(60);
+    let samples = config.clip_samples * 3 / 2;
+    let (left, right) = (
+        harmonic_tone(samples, config.sample_rate, &mut rng),
+        harmonic_tone(samples, config.sample_rate, &mut rng),
+    );
+    let embed = |channels: &[&[f32]]| -> Vec<Vec<f32>> {
+        let layers = model.embed_channels(channels).unwrap();
+        layers.iter().map(values).collect()
+    };
+    assert_eq!(embed(&[&left, &left]), {
+        let layers = model.embed(&left).unwrap();
+        layers.iter().map(values).collect::<Vec<_>>()
+    });
+    let two_ears = embed(&[&left, &right]);
+    assert_ne!(two_ears, embed(&[&left, &left]));
+    assert_ne!(two_ears, embed(&[&right, &right]));
+    // The ears' tokens are averaged, so swapping the ears changes nothing only if the
+    // model is symmetric, which two independent waveform encoders are not.
+    assert_ne!(two_ears, embed(&[&right, &left]));
+
+    let error = model.embed_channels(&[&left]).unwrap_err().to_string();
+    assert!(error.contains("2 equally long channels"), "{error}");
+    let error = model
+        .embed_channels(&[&left, &right[1..]])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("equally long"), "{error}");
+    let mono = build_wav(wav_config(1), 6).model;
+    assert!(mono.embed_channels(&[&left, &right]).is_err());
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. Gradients reach only the context encoder and predictor
 // ---------------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ pub fn embed_clips(
                     encoder = Some(choice.load()?);
                 }
                 let encoder = encoder.as_ref().expect("loaded just above");
-                let audio = entry_audio(entry, encoder.sample_rate())?;
+                let audio = entry_audio(entry, encoder.sample_rate(), encoder.channels())?;
                 let layers = encoder
                     .clip_embedding(&audio)
                     .with_context(|| format!("{}: cannot embed", entry.path.display()))?;

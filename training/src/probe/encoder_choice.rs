@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{Context, bail};
-use candle_core::{DType, Device};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -114,7 +114,7 @@ pub enum LoadedEncoder {
 }
 
 impl LoadedEncoder {
-    /// The rate the encoder reads mono audio at.
+    /// The rate the encoder reads audio at.
     pub fn sample_rate(&self) -> u32 {
         match self {
             Self::Model(model) => model.sample_rate(),
@@ -122,18 +122,41 @@ impl LoadedEncoder {
         }
     }
 
-    /// One vector per layer for a clip at [`Self::sample_rate`]: the layer's frames
-    /// averaged over time (the log-mel baseline has one "layer").
-    pub fn clip_embedding(&self, audio: &[f32]) -> anyhow::Result<Vec<Vec<f32>>> {
+    /// How many channels the encoder hears (two ears for WavJEPA-Nat).
+    pub fn channels(&self) -> usize {
         match self {
-            Self::Model(model) => model
-                .embed(audio)?
-                .iter()
-                .map(|frames| Ok(frames.mean(0)?.to_dtype(DType::F32)?.to_vec1()?))
-                .collect(),
-            Self::LogMel(stats) => Ok(vec![stats.compute(audio)?]),
+            Self::Model(model) => model.channels(),
+            Self::LogMel(_) => 1,
         }
     }
+
+    /// One vector per layer for a clip at [`Self::sample_rate`], given as one mono channel
+    /// or [`Self::channels`] channels: the layer's frames averaged over time (the log-mel
+    /// baseline has one "layer").
+    pub fn clip_embedding(&self, channels: &[Vec<f32>]) -> anyhow::Result<Vec<Vec<f32>>> {
+        let [mono] = channels else {
+            let Self::Model(model) = self else {
+                anyhow::bail!(
+                    "log-mel statistics hear one channel, not {}",
+                    channels.len()
+                );
+            };
+            let channels: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+            return time_means(&model.embed_channels(&channels)?);
+        };
+        match self {
+            Self::Model(model) => time_means(&model.embed(mono)?),
+            Self::LogMel(stats) => Ok(vec![stats.compute(mono)?]),
+        }
+    }
+}
+
+/// Each layer's frames averaged over time.
+fn time_means(layers: &[Tensor]) -> anyhow::Result<Vec<Vec<f32>>> {
+    layers
+        .iter()
+        .map(|frames| Ok(frames.mean(0)?.to_dtype(DType::F32)?.to_vec1()?))
+        .collect()
 }
 
 impl EncoderChoice {
