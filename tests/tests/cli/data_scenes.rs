@@ -108,3 +108,77 @@ fn an_empty_noise_folder_is_a_clear_error() {
         "{message}"
     );
 }
+
+#[test]
+fn labelled_clips_become_scenes_with_their_labels_and_splits() {
+    let dir = ScratchDir::new("cli-data-scenes-labelled");
+    let (clips, noise) = (dir.join("clips"), dir.join("noise"));
+    std::fs::create_dir_all(&clips).unwrap();
+    std::fs::create_dir_all(&noise).unwrap();
+    for name in ["a", "b", "c", "d"] {
+        write_signal(&clips.join(format!("{name}.wav")), 22_050, 1.0, false);
+    }
+    write_signal(&noise.join("hum.wav"), 16_000, 0.7, true);
+    let manifest = clips.join("labels.csv");
+    std::fs::write(
+        &manifest,
+        "path,label,split,start,end\na.wav,flute,train,,\nb.wav,harp,train,0.2,0.6\n\
+         c.wav,flute,test,,\nd.wav,harp,test,,\n",
+    )
+    .unwrap();
+    let out = dir.join("scenes");
+    tessera(&[
+        "data",
+        "scenes",
+        "--labels",
+        manifest.to_str().unwrap(),
+        "--noise",
+        noise.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--count",
+        "2",
+        "--seconds",
+        "0.5",
+    ])
+    .expect("labelled scenes render");
+
+    // Two of four clips, evenly spaced: a and c.
+    let written = std::fs::read_to_string(out.join("scenes.csv")).unwrap();
+    assert_eq!(
+        written,
+        "path,label,split\nscene_00000.wav,flute,train\nscene_00001.wav,flute,test\n"
+    );
+    for (index, source) in [(0, "a.wav"), (1, "c.wav")] {
+        let wav = out.join(format!("scene_{index:05}.wav"));
+        let audio = decode_file(&wav).unwrap();
+        assert_eq!((audio.num_channels(), audio.num_frames()), (2, 8000));
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(wav.with_extension("json")).unwrap())
+                .unwrap();
+        assert!(record["source"].as_str().unwrap().ends_with(source));
+        assert_eq!(record["label"], "flute");
+    }
+
+    // All four by default; the region of b (0.4 s) bounds its scene.
+    let all = dir.join("all");
+    tessera(&[
+        "data",
+        "scenes",
+        "--labels",
+        manifest.to_str().unwrap(),
+        "--noise",
+        noise.to_str().unwrap(),
+        "--out",
+        all.to_str().unwrap(),
+        "--seconds",
+        "0.5",
+    ])
+    .expect("all labelled clips render");
+    let b = decode_file(&all.join("scene_00001.wav")).unwrap();
+    assert_eq!(b.num_frames(), 6400);
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(all.join("scene_00001.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["source_offset"], 3200);
+}

@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::data::convolve::convolve;
 use crate::data::room::{Head, ShoeboxRoom, binaural_rir, decay_length};
 
+/// Draws of noise excerpts before a scene whose noise stays silent is an error.
+const MAX_NOISE_DRAWS: usize = 16;
+
 /// The ranges scenes are drawn from; the defaults follow the WavJEPA paper where it gives
 /// them (distances, angles, SNR, fades, 10 s) and plausible living-space rooms elsewhere.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -300,20 +303,6 @@ pub fn render_scene(
     } else {
         1
     };
-    let noises: Vec<NoiseInfo> = (0..positions)
-        .map(|_| {
-            let position = point_in_room(rng, &geometry.room, config.wall_margin);
-            let clip = rng.random_range(0..noise.len());
-            let offset = rng.random_range(0..noise[clip].len());
-            NoiseInfo {
-                position,
-                clip,
-                offset,
-            }
-        })
-        .collect();
-    let snr_db = uniform(rng, config.snr_db);
-
     let ir_length = decay_length(geometry.rt60, config.ir_decay_db, sample_rate);
     let brir = |position| {
         binaural_rir(
@@ -324,21 +313,44 @@ pub fn render_scene(
             ir_length,
         )
     };
-    let target = convolve(source, &brir(geometry.source)?, length);
     let fade = (config.noise_fade_seconds * f64::from(sample_rate)).round() as usize;
-    let mut noise_field = [vec![0.0f32; length], vec![0.0f32; length]];
-    for info in &noises {
-        let clip = excerpt_with_fades(noise[info.clip], info.offset, length, fade);
-        let rendered = convolve(&clip, &brir(info.position)?, length);
-        for (sum, part) in noise_field.iter_mut().zip(&rendered) {
-            sum.iter_mut().zip(part).for_each(|(s, p)| *s += p);
+    // Noise positions, clips and offsets, redrawn when the excerpts are all silent (a
+    // stem's rests); the first draw is kept otherwise, so scenes stay reproducible.
+    let mut attempts = 0;
+    let (noises, noise_field, snr_db) = loop {
+        let noises: Vec<NoiseInfo> = (0..positions)
+            .map(|_| {
+                let position = point_in_room(rng, &geometry.room, config.wall_margin);
+                let clip = rng.random_range(0..noise.len());
+                let offset = rng.random_range(0..noise[clip].len());
+                NoiseInfo {
+                    position,
+                    clip,
+                    offset,
+                }
+            })
+            .collect();
+        let snr_db = uniform(rng, config.snr_db);
+        let mut noise_field = [vec![0.0f32; length], vec![0.0f32; length]];
+        for info in &noises {
+            let clip = excerpt_with_fades(noise[info.clip], info.offset, length, fade);
+            let rendered = convolve(&clip, &brir(info.position)?, length);
+            for (sum, part) in noise_field.iter_mut().zip(&rendered) {
+                sum.iter_mut().zip(part).for_each(|(s, p)| *s += p);
+            }
         }
-    }
+        let noise_energy = energy(&noise_field);
+        attempts += 1;
+        if noise_energy > 0.0 && noise_energy.is_finite() {
+            break (noises, noise_field, snr_db);
+        }
+        ensure!(
+            attempts < MAX_NOISE_DRAWS,
+            "the noise clips are silent ({MAX_NOISE_DRAWS} excerpts tried)"
+        );
+    };
+    let target = convolve(source, &brir(geometry.source)?, length);
     let (target_energy, noise_energy) = (energy(&target), energy(&noise_field));
-    ensure!(
-        noise_energy > 0.0 && noise_energy.is_finite(),
-        "the noise clips are silent"
-    );
     let noise_gain = (target_energy / (noise_energy * 10f64.powf(snr_db / 10.0))).sqrt();
     let stereo = target
         .iter()
@@ -546,5 +558,42 @@ mod tests {
             ..SceneConfig::default()
         };
         assert!(render_scene(&bad, &noise, &[&noise], RATE, &mut rng).is_err());
+        let error = render_scene(&config, &noise, &[&[0.0; 50]], RATE, &mut rng).unwrap_err();
+        assert!(
+            error.to_string().contains("noise clips are silent"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn silent_noise_excerpts_are_drawn_again() {
+        // Noise that sounds in a quarter of the clip: a scene a tenth as long often starts
+        // its excerpt in the rest, which must not end the scene.
+        let source = pseudo_noise(1600, 2);
+        let mut mostly_rest = vec![0.0; 16_000];
+        mostly_rest[..4000].copy_from_slice(&pseudo_noise(4000, 3));
+        let config = SceneConfig {
+            diffuse_probability: 0.0,
+            noise_fade_seconds: 0.0,
+            ..quick_config(0.0)
+        };
+        let mut redrawn = 0;
+        for seed in 0..20 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (stereo, info) =
+                render_scene(&config, &source, &[&mostly_rest], RATE, &mut rng).unwrap();
+            assert!(stereo.iter().flatten().all(|v| v.is_finite()));
+            // Only excerpts reaching into the sounding part are kept.
+            let offset = info.noises[0].offset;
+            assert!(offset < 4000 || offset + 1600 > 16_000, "offset {offset}");
+            // The first draw of a seed without a retry is what it always was.
+            let mut first = ChaCha8Rng::seed_from_u64(seed);
+            let _ = draw_geometry(&config, &mut first).unwrap();
+            let _ = first.random_bool(config.diffuse_probability);
+            let _ = point_in_room(&mut first, &info.room, config.wall_margin);
+            let _ = first.random_range(0..1usize);
+            redrawn += usize::from(first.random_range(0..16_000usize) != offset);
+        }
+        assert!(redrawn > 0, "some seed drew a silent excerpt first");
     }
 }
