@@ -86,13 +86,17 @@ impl MultiviewEvaluation {
     /// Header of [`Self::markdown_row`].
     pub const MARKDOWN_HEADER: &'static str = "| principle | objective | λ | pitch z_p | pitch z_s | pitch z_p⊕z_s | family z_p | family z_s | family z_p⊕z_s | ΔPitch | ΔInstrument | overall | MSE |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
-    /// One table row with every number of the evaluation.
+    /// One table row with every number of the evaluation; at λ = 1 (reconstruction only)
+    /// the principle and objective play no part and show as `–`.
     pub fn markdown_row(&self) -> String {
         let o = &self.objective;
+        let (principle, objective) = if o.reconstruction_weight == 1.0 {
+            ("–".to_owned(), "–".to_owned())
+        } else {
+            (name_of(&o.principle), name_of(&o.kind))
+        };
         format!(
-            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:+.3} | {:+.3} | {:.3} | {:.4} |",
-            name_of(&o.principle),
-            name_of(&o.kind),
+            "| {principle} | {objective} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:+.3} | {:+.3} | {:.3} | {:.4} |",
             o.reconstruction_weight,
             self.pitch.private,
             self.pitch.shared,

@@ -4,6 +4,7 @@
 //! `eval.json` exists is reused, an interrupted one resumed, so a sweep can be rerun until
 //! done.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -97,8 +98,16 @@ impl SweepResult {
     }
 }
 
-/// A combination's run folder name, e.g. `cosine-sep-lambda0.6`.
+/// The run folder of every combination at λ = 1.
+pub const RECONSTRUCTION_ONLY_RUN: &str = "reconstruction-only";
+
+/// A combination's run folder name, e.g. `cosine-sep-lambda0.6`. At λ = 1 the
+/// disentanglement term weighs nothing, so every principle and objective trains the same
+/// model: one run, [`RECONSTRUCTION_ONLY_RUN`].
 pub fn run_name(principle: Principle, objective: ObjectiveType, lambda: f64) -> String {
+    if lambda == 1.0 {
+        return RECONSTRUCTION_ONLY_RUN.to_owned();
+    }
     format!(
         "{}-{}-lambda{lambda}",
         name_of(&principle),
@@ -122,6 +131,7 @@ pub fn run(config: &SweepConfig) -> anyhow::Result<SweepResult> {
         .with_context(|| format!("cannot create {}", config.out.display()))?;
     // Embedded only when some run still needs the latents.
     let mut notes: Option<EmbeddedNotes> = None;
+    let mut names = HashSet::new();
     let combinations: Vec<(Principle, ObjectiveType, f64)> = config
         .principles
         .iter()
@@ -131,6 +141,7 @@ pub fn run(config: &SweepConfig) -> anyhow::Result<SweepResult> {
                 .iter()
                 .flat_map(move |&o| config.lambdas.iter().map(move |&l| (p, o, l)))
         })
+        .filter(|&(p, o, l)| names.insert(run_name(p, o, l)))
         .collect();
     let mut rows = Vec::new();
     for (i, &(principle, objective, lambda)) in combinations.iter().enumerate() {
