@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use candle_core::{Device, Tensor};
 use tessera_core::audio::decode::decode_file;
 use tessera_core::dsp::resample::{ResampleQuality, resample};
-use tessera_core::models::{Encoder, PupuJepa};
+use tessera_core::models::{Encoder, PupuJepa, WavJepa};
 
 fn asset(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -13,35 +13,42 @@ fn asset(path: &str) -> PathBuf {
         .join(path)
 }
 
-/// The first `seconds` of the demo excerpt (real recorded music), mono at `rate`.
-fn demo_audio(rate: u32, seconds: f32) -> Vec<f32> {
+/// The first `seconds` of the demo excerpt (real recorded music, stereo) at `rate`: its
+/// two channels, or their mix when `channels` is 1.
+fn demo_audio(rate: u32, seconds: f32, channels: usize) -> Vec<Vec<f32>> {
     let audio = decode_file(&asset("demo/northerners-excerpt.ogg")).unwrap();
+    assert_eq!(audio.channels.len(), 2);
     let mono: Vec<f32> = (0..audio.channels[0].len())
         .map(|i| audio.channels.iter().map(|c| c[i]).sum::<f32>() / audio.channels.len() as f32)
         .collect();
-    let mut resampled =
-        resample(&mono, audio.sample_rate, rate, ResampleQuality::default()).unwrap();
-    resampled.truncate((seconds * rate as f32) as usize);
-    resampled
+    let heard = if channels == 1 {
+        vec![mono]
+    } else {
+        audio.channels.clone()
+    };
+    heard
+        .iter()
+        .map(|channel| {
+            let mut resampled =
+                resample(channel, audio.sample_rate, rate, ResampleQuality::default()).unwrap();
+            resampled.truncate((seconds * rate as f32) as usize);
+            resampled
+        })
+        .collect()
 }
 
-#[test]
-fn pupu_jepa_tiny_embeds_music_with_spread_out_features() {
-    let model =
-        PupuJepa::load(&asset("pupu-jepa-tiny/model-f16.safetensors"), &Device::Cpu).unwrap();
-    let config = model.config();
-    let audio = demo_audio(model.sample_rate(), 6.0);
-    let layers = model.embed(&audio).unwrap();
-    assert_eq!(layers.len(), config.encoder.depth);
-    let column_seconds =
-        (config.patch_time * config.mel.hop_length) as f32 / config.mel.sample_rate as f32;
-    let expected_rows = (6.0 / column_seconds).ceil() as usize;
+/// `model` embeds 6 s of the demo into `depth` layers of `rows` finite rows that vary over
+/// time by a fair share of their scale: a collapsed encoder maps every frame to (nearly)
+/// the same vector.
+fn assert_embeds_music(model: &impl Encoder, depth: usize, rows: usize) {
+    let audio = demo_audio(model.sample_rate(), 6.0, model.channels());
+    let channels: Vec<&[f32]> = audio.iter().map(Vec::as_slice).collect();
+    let layers = model.embed_channels(&channels).unwrap();
+    assert_eq!(layers.len(), depth);
     let last = layers.last().unwrap();
-    assert_eq!(last.dims(), [expected_rows, config.encoder.dim]);
+    assert_eq!(last.dim(0).unwrap(), rows);
     let values = last.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     assert!(values.iter().all(|v| v.is_finite()));
-    // A collapsed encoder maps every frame to (nearly) the same vector: check that the
-    // features vary over time by a fair share of their overall scale.
     let spread = last
         .var(0)
         .unwrap()
@@ -65,10 +72,36 @@ fn pupu_jepa_tiny_embeds_music_with_spread_out_features() {
 }
 
 #[test]
+fn pupu_jepa_tiny_embeds_music_with_spread_out_features() {
+    let model =
+        PupuJepa::load(&asset("pupu-jepa-tiny/model-f16.safetensors"), &Device::Cpu).unwrap();
+    let config = model.config();
+    let column_seconds =
+        (config.patch_time * config.mel.hop_length) as f32 / config.mel.sample_rate as f32;
+    let rows = (6.0 / column_seconds).ceil() as usize;
+    assert_embeds_music(&model, config.encoder.depth, rows);
+}
+
+#[test]
+fn the_wav_jepa_models_embed_music_with_spread_out_features() {
+    for (folder, ears) in [
+        ("wav-jepa-tiny", 1),
+        ("wav-jepa-tiny-top1", 1),
+        ("wav-jepa-nat-tiny", 2),
+    ] {
+        let path = asset(&format!("{folder}/model-f16.safetensors"));
+        let model = WavJepa::load(&path, ears, &Device::Cpu).unwrap();
+        assert_eq!(model.channels(), ears, "{folder}");
+        // 100 frames per second.
+        assert_embeds_music(&model, model.config().encoder.depth, 600);
+    }
+}
+
+#[test]
 fn pupu_jepa_tiny_attention_map_covers_the_grid() {
     let model =
         PupuJepa::load(&asset("pupu-jepa-tiny/model-f16.safetensors"), &Device::Cpu).unwrap();
-    let audio = demo_audio(model.sample_rate(), 3.0);
+    let audio = demo_audio(model.sample_rate(), 3.0, 1).swap_remove(0);
     let mel: Tensor = model
         .clip_input(&audio, &Device::Cpu)
         .unwrap()
