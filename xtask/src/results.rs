@@ -1,6 +1,7 @@
 //! `cargo xtask results`: regenerates RESULTS.md's probing suite from nothing but Debian's
-//! SoundFonts — renders the notes, key clips and test songs the suite reads (each only if
-//! missing, with the commands RESULTS.md quotes), then runs `tessera bench suite`. About an
+//! SoundFonts — renders the notes, key clips, test songs and reverberant scenes the suite
+//! reads (each only if missing, with the commands RESULTS.md quotes), then runs `tessera
+//! bench suite`. About an
 //! hour on 2 cores the first time; a rerun resumes.
 
 use anyhow::Result;
@@ -105,6 +106,31 @@ pub fn run() -> Result<()> {
                 &out,
             ])?;
         }
+    }
+    // The family task in reverberant, noisy rooms (Nat-HEAR's idea): every fourth note,
+    // 2 s of it, with the TimGM6mb test songs playing as noise.
+    if missing("probe/scenes/scenes.csv") {
+        let (labels, noise, out) = (
+            at("probe/notes/notes_family.csv"),
+            at("sep/test/timgm"),
+            at("probe/scenes"),
+        );
+        tessera(&[
+            "data",
+            "scenes",
+            "--labels",
+            &labels,
+            "--noise",
+            &noise,
+            "--out",
+            &out,
+            "--count",
+            "988",
+            "--seconds",
+            "2",
+            "--seed",
+            "3",
+        ])?;
     }
     let (config, out, results) = (
         root.join("experiments/suite.toml"),

@@ -50,7 +50,7 @@ pub struct SuiteEncoder {
 pub enum EncoderRole {
     /// A 2D (spectrogram-patch) JEPA: PupuJEPA.
     TwoDJepa,
-    /// A 1D (waveform) JEPA trained on top-K = 8 target layers: WavJEPA.
+    /// A 1D (waveform) JEPA whose targets average the top K > 1 target-encoder layers: WavJEPA.
     OneDJepa,
     /// WavJEPA with top-K = 1 targets, the ablation of the top-K claim.
     OneDJepaTop1,
