@@ -240,7 +240,8 @@ pub fn write_reports(result: &SweepResult, out: &Path) -> anyhow::Result<()> {
 
 /// One series per (principle, objective): colour by objective type (as the paper's Fig. 3:
 /// similarity blue, separation red, both purple), marker by principle; every point notes
-/// its λ.
+/// its λ. The reconstruction-only run (λ = 1) has no principle or objective: a grey series
+/// of its own.
 fn series(
     result: &SweepResult,
     position: fn(&MultiviewEvaluation) -> (f64, f64),
@@ -250,7 +251,12 @@ fn series(
     for row in &result.rows {
         let e = &row.evaluation;
         let (principle, objective) = (e.objective.principle, e.objective.kind);
-        let label = format!("{} {}", name_of(&principle), name_of(&objective));
+        let reconstruction_only = e.objective.reconstruction_weight == 1.0;
+        let label = if reconstruction_only {
+            "reconstruction only".to_owned()
+        } else {
+            format!("{} {}", name_of(&principle), name_of(&objective))
+        };
         let (x, y) = position(e);
         let point = ScatterPoint {
             x,
@@ -263,11 +269,13 @@ fn series(
             None => groups.push(ScatterSeries {
                 label,
                 colour: match objective {
+                    _ if reconstruction_only => RGBColor(110, 110, 110),
                     ObjectiveType::Similarity => RGBColor(31, 119, 180),
                     ObjectiveType::Separation => RGBColor(214, 39, 40),
                     ObjectiveType::Both => RGBColor(148, 103, 189),
                 },
                 marker: match principle {
+                    _ if reconstruction_only => Marker::Square,
                     Principle::InfoNce => Marker::Circle,
                     Principle::Cosine => Marker::Triangle,
                     Principle::Vicreg => Marker::Square,

@@ -1,6 +1,7 @@
 //! Scatter plots with a legend: one series per group of points, told apart by colour and
 //! marker, each point optionally sized and annotated (the multi-view paper's Figs. 2 and 3).
 
+use std::ops::Range;
 use std::path::Path;
 
 use anyhow::{Result, ensure};
@@ -145,7 +146,7 @@ pub fn render_scatter_png(axes: &ScatterAxes, series: &[ScatterSeries], path: &P
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font((FAMILY, 14))
-        .position(SeriesLabelPosition::LowerRight)
+        .position(emptiest_corner(&points, &x_range, &y_range))
         .draw()?;
     root.present()?;
     Ok(())
@@ -154,4 +155,73 @@ pub fn render_scatter_png(axes: &ScatterAxes, series: &[ScatterSeries], path: &P
 /// A radius in whole pixels, at least 2 so every point shows.
 fn pixels(radius: f64) -> i32 {
     radius.round().max(2.0) as i32
+}
+
+/// The corner of the plot whose third of each axis holds the fewest points, for the legend,
+/// so it hides as few points as possible.
+fn emptiest_corner(
+    points: &[&ScatterPoint],
+    x_range: &Range<f64>,
+    y_range: &Range<f64>,
+) -> SeriesLabelPosition {
+    let share = |value: f64, range: &Range<f64>| (value - range.start) / (range.end - range.start);
+    let corners = [
+        (SeriesLabelPosition::LowerRight, true, false),
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::LowerLeft, false, false),
+    ];
+    let crowd = |right: bool, upper: bool| {
+        points
+            .iter()
+            .filter(|p| {
+                let (x, y) = (share(p.x, x_range), share(p.y, y_range));
+                (if right { x > 2.0 / 3.0 } else { x < 1.0 / 3.0 })
+                    && (if upper { y > 2.0 / 3.0 } else { y < 1.0 / 3.0 })
+            })
+            .count()
+    };
+    corners
+        .into_iter()
+        .min_by_key(|&(_, right, upper)| crowd(right, upper))
+        .map(|(position, _, _)| position)
+        .expect("four corners")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(x: f64, y: f64) -> ScatterPoint {
+        ScatterPoint {
+            x,
+            y,
+            radius: 4.0,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_legend_goes_to_the_corner_with_fewest_points() {
+        let (x, y) = (0.0..1.0, 0.0..1.0);
+        let corner = |points: &[ScatterPoint]| {
+            let refs: Vec<&ScatterPoint> = points.iter().collect();
+            emptiest_corner(&refs, &x, &y)
+        };
+        let crowded_lower_right = [at(0.9, 0.1), at(0.8, 0.2), at(0.5, 0.5)];
+        assert!(matches!(
+            corner(&crowded_lower_right),
+            SeriesLabelPosition::UpperRight
+        ));
+        let all_but_upper_left = [at(0.9, 0.1), at(0.9, 0.9), at(0.1, 0.1)];
+        assert!(matches!(
+            corner(&all_but_upper_left),
+            SeriesLabelPosition::UpperLeft
+        ));
+        let all_but_lower_left = [at(0.9, 0.1), at(0.9, 0.9), at(0.1, 0.9), at(0.2, 0.8)];
+        assert!(matches!(
+            corner(&all_but_lower_left),
+            SeriesLabelPosition::LowerLeft
+        ));
+    }
 }
