@@ -126,22 +126,25 @@ fn labelled_clips_become_scenes_with_their_labels_and_splits() {
          c.wav,flute,test,,\nd.wav,harp,test,,\n",
     )
     .unwrap();
+    // Half-second scenes of the clips of `manifest`, `extra` arguments appended.
+    let scenes_of_labels = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "data",
+            "scenes",
+            "--labels",
+            manifest.to_str().unwrap(),
+            "--noise",
+            noise.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--seconds",
+            "0.5",
+        ];
+        args.extend(extra);
+        tessera(&args)
+    };
     let out = dir.join("scenes");
-    tessera(&[
-        "data",
-        "scenes",
-        "--labels",
-        manifest.to_str().unwrap(),
-        "--noise",
-        noise.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--count",
-        "2",
-        "--seconds",
-        "0.5",
-    ])
-    .expect("labelled scenes render");
+    scenes_of_labels(&out, &["--count", "2"]).expect("labelled scenes render");
 
     // Two of four clips, evenly spaced: a and c.
     let written = std::fs::read_to_string(out.join("scenes.csv")).unwrap();
@@ -162,19 +165,7 @@ fn labelled_clips_become_scenes_with_their_labels_and_splits() {
 
     // All four by default; the region of b (0.4 s) bounds its scene.
     let all = dir.join("all");
-    tessera(&[
-        "data",
-        "scenes",
-        "--labels",
-        manifest.to_str().unwrap(),
-        "--noise",
-        noise.to_str().unwrap(),
-        "--out",
-        all.to_str().unwrap(),
-        "--seconds",
-        "0.5",
-    ])
-    .expect("all labelled clips render");
+    scenes_of_labels(&all, &[]).expect("all labelled clips render");
     let b = decode_file(&all.join("scene_00001.wav")).unwrap();
     assert_eq!(b.num_frames(), 6400);
     let record: serde_json::Value =
