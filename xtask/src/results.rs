@@ -1,8 +1,8 @@
 //! `cargo xtask results`: regenerates RESULTS.md's probing suite from nothing but Debian's
 //! SoundFonts — renders the notes, key clips, test songs and reverberant scenes the suite
 //! reads (each only if missing, with the commands RESULTS.md quotes), then runs `tessera
-//! bench suite`. About an
-//! hour on 2 cores the first time; a rerun resumes.
+//! bench suite`. Several hours on 2 cores the first time (RESULTS.md's "Reading the
+//! probing suite" lists what each part took); a rerun resumes.
 
 use anyhow::Result;
 

@@ -31,6 +31,14 @@ pub struct ObjectiveConfig {
     pub reconstruction_weight: f64,
 }
 
+impl ObjectiveConfig {
+    /// λ = 1: the disentanglement term weighs nothing, so the principle and objective type
+    /// play no part in training.
+    pub fn is_reconstruction_only(&self) -> bool {
+        self.reconstruction_weight == 1.0
+    }
+}
+
 impl Default for ObjectiveConfig {
     /// The paper's best configuration (Table 1): Cosine^SEP with λ = 0.6.
     fn default() -> Self {

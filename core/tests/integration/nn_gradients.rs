@@ -43,14 +43,7 @@ fn normalize_matches_the_unfused_formula() {
         .broadcast_div(&(var + 1e-6).unwrap().sqrt().unwrap())
         .unwrap();
     let got = fused::normalize_last_dim(&x, 1e-6).unwrap();
-    let diff = (got - expected)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f64>()
-        .unwrap();
+    let diff = max_difference(&got, &expected);
     assert!(diff < 1e-12, "max difference {diff}");
 }
 
@@ -62,14 +55,7 @@ fn softmax_gradient_and_values() {
     });
     assert!(error < TOLERANCE, "relative error {error}");
     let reference = candle_nn::ops::softmax(x.as_tensor(), 2).unwrap();
-    let diff = (fused::softmax_last_dim(x.as_tensor()).unwrap() - reference)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f64>()
-        .unwrap();
+    let diff = max_difference(&fused::softmax_last_dim(x.as_tensor()).unwrap(), &reference);
     assert!(diff < 1e-12, "max difference from candle's softmax {diff}");
 }
 
@@ -81,14 +67,10 @@ fn gelu_gradient_and_values() {
         weighted_sum(&fused::gelu(&x.broadcast_mul(&scaled)?)?, 7)
     });
     assert!(error < TOLERANCE, "relative error {error}");
-    let diff = (fused::gelu(x.as_tensor()).unwrap() - x.as_tensor().gelu().unwrap())
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f64>()
-        .unwrap();
+    let diff = max_difference(
+        &fused::gelu(x.as_tensor()).unwrap(),
+        &x.as_tensor().gelu().unwrap(),
+    );
     assert!(diff < 1e-12, "max difference from candle's gelu {diff}");
 }
 
@@ -119,14 +101,7 @@ fn gelu_in_f32_matches_f64() {
     let (y64, grad64) = check(&x);
     let (y32, grad32) = check(&x.to_dtype(DType::F32).unwrap());
     for (exact, single) in [(y64, y32), (grad64, grad32)] {
-        let diff = (exact - single)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
+        let diff = max_difference(&exact, &single);
         assert!(diff < 2e-6, "max difference {diff}");
     }
 }
@@ -202,14 +177,7 @@ fn fused_attention_matches_the_path_that_keeps_weights() {
     let x = random_var(&[2, 5, 8], 32);
     let fused = attention.forward(x.as_tensor(), false).unwrap().output;
     let unfused = attention.forward(x.as_tensor(), true).unwrap().output;
-    let diff = (fused - unfused)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f64>()
-        .unwrap();
+    let diff = max_difference(&fused, &unfused);
     assert!(diff < 1e-12, "max difference {diff}");
 }
 

@@ -90,7 +90,7 @@ impl MultiviewEvaluation {
     /// the principle and objective play no part and show as `–`.
     pub fn markdown_row(&self) -> String {
         let o = &self.objective;
-        let (principle, objective) = if o.reconstruction_weight == 1.0 {
+        let (principle, objective) = if o.is_reconstruction_only() {
             ("–".to_owned(), "–".to_owned())
         } else {
             (name_of(&o.principle), name_of(&o.kind))

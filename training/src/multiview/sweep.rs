@@ -251,7 +251,7 @@ fn series(
     for row in &result.rows {
         let e = &row.evaluation;
         let (principle, objective) = (e.objective.principle, e.objective.kind);
-        let reconstruction_only = e.objective.reconstruction_weight == 1.0;
+        let reconstruction_only = e.objective.is_reconstruction_only();
         let label = if reconstruction_only {
             "reconstruction only".to_owned()
         } else {

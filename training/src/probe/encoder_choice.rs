@@ -134,19 +134,19 @@ impl LoadedEncoder {
     /// or [`Self::channels`] channels: the layer's frames averaged over time (the log-mel
     /// baseline has one "layer").
     pub fn clip_embedding(&self, channels: &[Vec<f32>]) -> anyhow::Result<Vec<Vec<f32>>> {
-        let [mono] = channels else {
-            let Self::Model(model) = self else {
-                anyhow::bail!(
+        match (self, channels) {
+            (Self::LogMel(stats), [mono]) => Ok(vec![stats.compute(mono)?]),
+            (Self::LogMel(_), _) => {
+                bail!(
                     "log-mel statistics hear one channel, not {}",
                     channels.len()
-                );
-            };
-            let channels: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
-            return time_means(&model.embed_channels(&channels)?);
-        };
-        match self {
-            Self::Model(model) => time_means(&model.embed(mono)?),
-            Self::LogMel(stats) => Ok(vec![stats.compute(mono)?]),
+                )
+            }
+            (Self::Model(model), [mono]) => time_means(&model.embed(mono)?),
+            (Self::Model(model), _) => {
+                let channels: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+                time_means(&model.embed_channels(&channels)?)
+            }
         }
     }
 }
