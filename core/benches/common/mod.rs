@@ -1,6 +1,7 @@
 //! What the benchmarks compared with a PyTorch script share: where they leave files for
 //! the script, and a `main` that sets candle's threads up as the `tessera` CLI does (the
-//! reference timings are meant to compare with the CLI's, not with candle's defaults).
+//! reference timings are meant to compare with the CLI's, not with candle's defaults), and
+//! the CLI's allocator.
 
 use std::path::PathBuf;
 
@@ -21,3 +22,8 @@ pub fn main_with_cli_threads(benches: fn()) {
     benches();
     Criterion::default().configure_from_args().final_summary();
 }
+
+/// The `tessera` binary's allocator (training/src/main.rs says why), so the timings are the
+/// CLI's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
