@@ -13,7 +13,8 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-use super::rows::{Float, contiguous};
+use super::rows::{Float, contiguous, sum_pairs};
+use super::softmax::softmax_in_place;
 
 /// `softmax(q kᵀ / √head_dim) v` per head, heads concatenated: `qkv` is
 /// `(batch, tokens, 3 · dim)` laid out as `[q | k | v]`, each `heads × head_dim`; returns
@@ -185,16 +186,7 @@ unsafe fn probabilities<T: Float>(qkv: &[T], g: &Geometry, b: usize, h: usize, s
             T::of(g.scale()),
         );
     }
-    for r in scores.chunks_mut(t) {
-        let max = r.iter().copied().fold(T::neg_infinity(), T::max);
-        let mut sum = T::zero();
-        for s in r.iter_mut() {
-            *s = (*s - max).exp();
-            sum += *s;
-        }
-        let inv = T::one() / sum;
-        r.iter_mut().for_each(|s| *s = *s * inv);
-    }
+    scores.chunks_mut(t).for_each(softmax_in_place);
 }
 
 fn forward<T: Float>(qkv: &[T], g: Geometry) -> Vec<T> {
@@ -260,7 +252,7 @@ fn backward<T: Float>(qkv: &[T], grad: &[T], g: Geometry) -> Vec<T> {
                 matmul((t, t, hd), dp.as_mut_ptr(), t, dout, v.t(), T::one());
                 let scale = T::of(g.scale());
                 for (dp_row, p_row) in dp.chunks_mut(t).zip(p.chunks(t)) {
-                    let dot = dp_row.iter().zip(p_row).map(|(&a, &b)| a * b).sum::<T>();
+                    let dot = sum_pairs(dp_row, p_row, |a, b| a * b);
                     for (d, &pv) in dp_row.iter_mut().zip(p_row) {
                         *d = pv * (*d - dot) * scale;
                     }

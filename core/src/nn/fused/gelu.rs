@@ -2,7 +2,6 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::fast_tanh;
 use super::rows::{Float, binary_rows, unary_rows};
 
 /// `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))` with a one-pass backward; candle's own
@@ -11,43 +10,23 @@ pub fn gelu(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Gelu)
 }
 
-/// The tanh each precision uses: the vectorised one in `f32` (training), the exact one in
-/// `f64` (gradient checks and the comparison with candle's GELU).
-trait Tanh: Float {
-    fn gelu_tanh(self) -> Self;
-}
-
-impl Tanh for f32 {
-    #[inline(always)]
-    fn gelu_tanh(self) -> Self {
-        fast_tanh::tanh(self)
-    }
-}
-
-impl Tanh for f64 {
-    #[inline(always)]
-    fn gelu_tanh(self) -> Self {
-        self.tanh()
-    }
-}
-
 struct Gelu;
 
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 const CUBIC: f64 = 0.044_715;
 
-fn forward<T: Tanh>(x: &[T], out: &mut [T]) {
+fn forward<T: Float>(x: &[T], out: &mut [T]) {
     let (k, c, half) = (T::of(SQRT_2_OVER_PI), T::of(CUBIC), T::of(0.5));
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = half * v * (T::one() + (k * (v + c * v * v * v)).gelu_tanh());
+        *o = half * v * (T::one() + (k * (v + c * v * v * v)).fast_tanh());
     }
 }
 
-fn backward<T: Tanh>(x: &[T], dy: &[T], dx: &mut [T]) {
+fn backward<T: Float>(x: &[T], dy: &[T], dx: &mut [T]) {
     let (k, c, half) = (T::of(SQRT_2_OVER_PI), T::of(CUBIC), T::of(0.5));
     let three_c = T::of(3.0 * CUBIC);
     for ((d, &v), &g) in dx.iter_mut().zip(x).zip(dy) {
-        let t = (k * (v + c * v * v * v)).gelu_tanh();
+        let t = (k * (v + c * v * v * v)).fast_tanh();
         let slope = half * (T::one() + t)
             + half * v * (T::one() - t * t) * k * (T::one() + three_c * v * v);
         *d = g * slope;

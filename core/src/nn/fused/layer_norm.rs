@@ -4,7 +4,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::rows::{Float, binary_rows, contiguous, map_rows, unary_rows};
+use super::rows::{Float, binary_rows, contiguous, map_rows, sum_by, sum_pairs, unary_rows};
 
 /// `(x - mean) / sqrt(var + eps)` over the last dimension, with a fused backward pass
 /// (instance normalisation, layer-normalised targets).
@@ -19,8 +19,8 @@ struct Normalize {
 /// Mean and reciprocal standard deviation of one row.
 fn moments<T: Float>(x: &[T], eps: f64) -> (T, T) {
     let n = T::of(x.len() as f64);
-    let mean = x.iter().copied().sum::<T>() / n;
-    let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<T>() / n;
+    let mean = sum_by(x, |v| v) / n;
+    let var = sum_by(x, |v| (v - mean) * (v - mean)) / n;
     (mean, T::one() / (var + T::of(eps)).sqrt())
 }
 
@@ -35,12 +35,8 @@ fn forward<T: Float>(x: &[T], out: &mut [T], eps: f64) {
 fn backward<T: Float>(x: &[T], dy: &[T], dx: &mut [T], eps: f64) {
     let (mean, rstd) = moments(x, eps);
     let n = T::of(x.len() as f64);
-    let (mut sum_dy, mut sum_dy_y) = (T::zero(), T::zero());
-    for (&v, &g) in x.iter().zip(dy) {
-        sum_dy += g;
-        sum_dy_y += g * (v - mean) * rstd;
-    }
-    let (mean_dy, mean_dy_y) = (sum_dy / n, sum_dy_y / n);
+    let mean_dy = sum_by(dy, |g| g) / n;
+    let mean_dy_y = sum_pairs(x, dy, |v, g| g * (v - mean) * rstd) / n;
     for ((d, &v), &g) in dx.iter_mut().zip(x).zip(dy) {
         *d = rstd * (g - mean_dy - (v - mean) * rstd * mean_dy_y);
     }

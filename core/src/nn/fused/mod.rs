@@ -12,7 +12,7 @@
 
 mod affine;
 mod attention;
-mod fast_tanh;
+mod fast_math;
 mod gelu;
 mod istft;
 mod layer_norm;

@@ -4,16 +4,35 @@
 use candle_core::{CpuStorage, Layout, Result, Shape, bail};
 use rayon::prelude::*;
 
+use super::fast_math;
+
 /// The float types the kernels run on: `f32` for training, `f64` for gradient checks.
 pub trait Float:
     num_traits::Float + Send + Sync + std::iter::Sum + std::ops::AddAssign + 'static
 {
     fn of(x: f64) -> Self;
+
+    /// `tanh`: vectorisable in `f32` ([`fast_math::tanh`]), exact in `f64`.
+    fn fast_tanh(self) -> Self;
+
+    /// `exp` of `x ≤ 0`: vectorisable in `f32` ([`fast_math::exp_nonpositive`]), exact in
+    /// `f64`.
+    fn fast_exp_nonpositive(self) -> Self;
 }
 
 impl Float for f32 {
     fn of(x: f64) -> Self {
         x as f32
+    }
+
+    #[inline(always)]
+    fn fast_tanh(self) -> Self {
+        fast_math::tanh(self)
+    }
+
+    #[inline(always)]
+    fn fast_exp_nonpositive(self) -> Self {
+        fast_math::exp_nonpositive(self)
     }
 }
 
@@ -21,6 +40,65 @@ impl Float for f64 {
     fn of(x: f64) -> Self {
         x
     }
+
+    #[inline(always)]
+    fn fast_tanh(self) -> Self {
+        self.tanh()
+    }
+
+    #[inline(always)]
+    fn fast_exp_nonpositive(self) -> Self {
+        self.exp()
+    }
+}
+
+/// Partial sums a reduction keeps apart: one chain of float additions cannot be vectorised
+/// (float addition is not associative, so the compiler keeps the order written), this many
+/// independent chains can.
+const LANES: usize = 16;
+
+/// `Σ f(a[i], b[i])` over two equally long rows, in [`LANES`] interleaved partial sums so
+/// the compiler vectorises it. The order is fixed, so results do not depend on threads.
+#[inline(always)]
+pub fn sum_pairs<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: T = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(&x, &y)| f(x, y))
+        .sum();
+    let mut lanes = [T::zero(); LANES];
+    for (ca, cb) in a_chunks.zip(b_chunks) {
+        for ((lane, &x), &y) in lanes.iter_mut().zip(ca).zip(cb) {
+            *lane += f(x, y);
+        }
+    }
+    lanes.iter().copied().sum::<T>() + tail
+}
+
+/// `Σ f(a[i])`, vectorised as [`sum_pairs`].
+#[inline(always)]
+pub fn sum_by<T: Float>(a: &[T], f: impl Fn(T) -> T) -> T {
+    sum_pairs(a, a, |x, _| f(x))
+}
+
+/// The largest element (−∞ for an empty row), in [`LANES`] partial maxima.
+#[inline(always)]
+pub fn max<T: Float>(a: &[T]) -> T {
+    let chunks = a.chunks_exact(LANES);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .copied()
+        .fold(T::neg_infinity(), T::max);
+    let mut lanes = [T::neg_infinity(); LANES];
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane = lane.max(x);
+        }
+    }
+    lanes.iter().copied().fold(tail, T::max)
 }
 
 /// The contiguous elements a layout addresses, or an error naming the op.
@@ -131,4 +209,36 @@ pub fn binary_rows(
         _ => bail!("{op}: both inputs must be f32 or both f64"),
     };
     Ok((out, shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{max, sum_by, sum_pairs};
+
+    /// Lengths below, at and past one and two chunks of lanes, so the tail is exercised.
+    fn rows() -> impl Iterator<Item = Vec<f64>> {
+        (0..40).map(|len| (0..len).map(|i| ((i * 37 % 11) as f64) - 4.5).collect())
+    }
+
+    #[test]
+    fn lane_sums_equal_plain_sums_at_every_length() {
+        for a in rows() {
+            let b: Vec<f64> = a.iter().map(|v| v * 0.5 + 1.0).collect();
+            let plain: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert_eq!(sum_pairs(&a, &b, |x, y| x * y), plain, "length {}", a.len());
+            assert_eq!(sum_by(&a, |x| x * x), a.iter().map(|x| x * x).sum::<f64>());
+        }
+    }
+
+    #[test]
+    fn lane_maximum_finds_the_largest_element_wherever_it_is() {
+        for mut a in rows() {
+            assert_eq!(max(&a), a.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+            if let Some(last) = a.last_mut() {
+                *last = 99.0;
+                assert_eq!(max(&a), 99.0, "length {}", a.len());
+            }
+        }
+        assert_eq!(max::<f32>(&[]), f32::NEG_INFINITY);
+    }
 }

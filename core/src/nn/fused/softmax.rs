@@ -2,7 +2,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::rows::{Float, binary_rows, unary_rows};
+use super::rows::{Float, binary_rows, max, sum_by, sum_pairs, unary_rows};
 
 /// Numerically stable softmax over the last dimension, with a fused backward pass.
 pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
@@ -11,20 +11,25 @@ pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
 
 struct Softmax;
 
+/// Softmax of one row in place, the row's maximum subtracted first; the attention and
+/// stem-mask ops share it.
+#[inline(always)]
+pub(super) fn softmax_in_place<T: Float>(row: &mut [T]) {
+    let max = max(row);
+    row.iter_mut()
+        .for_each(|v| *v = (*v - max).fast_exp_nonpositive());
+    let scale = T::one() / sum_by(row, |v| v);
+    row.iter_mut().for_each(|v| *v = *v * scale);
+}
+
 fn forward<T: Float>(x: &[T], out: &mut [T]) {
-    let max = x.iter().copied().fold(T::neg_infinity(), T::max);
-    let mut sum = T::zero();
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = (v - max).exp();
-        sum += *o;
-    }
-    let scale = T::one() / sum;
-    out.iter_mut().for_each(|o| *o = *o * scale);
+    out.copy_from_slice(x);
+    softmax_in_place(out);
 }
 
 /// dx = y · (dy − Σ dy · y).
 fn backward<T: Float>(y: &[T], dy: &[T], dx: &mut [T]) {
-    let dot = y.iter().zip(dy).map(|(&a, &b)| a * b).sum::<T>();
+    let dot = sum_pairs(y, dy, |a, b| a * b);
     for ((d, &a), &g) in dx.iter_mut().zip(y).zip(dy) {
         *d = a * (g - dot);
     }

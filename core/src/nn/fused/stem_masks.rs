@@ -11,6 +11,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tenso
 use rayon::prelude::*;
 
 use super::rows::{Float, contiguous};
+use super::softmax::softmax_in_place;
 
 /// `logits (batch, frames, bins, channels, stems)` and the mixture `spectrum (batch,
 /// channels, frames, bins + 1, 2)` → the stems' spectra `(batch, stems, channels, frames,
@@ -70,13 +71,8 @@ impl Geometry {
 
 /// Softmax of a few logits into `out`.
 fn softmax<T: Float>(logits: &[T], out: &mut [T]) {
-    let max = logits.iter().copied().fold(T::neg_infinity(), T::max);
-    let mut sum = T::zero();
-    for (o, &l) in out.iter_mut().zip(logits) {
-        *o = (l - max).exp();
-        sum += *o;
-    }
-    out.iter_mut().for_each(|o| *o = *o / sum);
+    out.copy_from_slice(logits);
+    softmax_in_place(out);
 }
 
 /// Most stems a separator can have (stack buffers for the per-bin softmax).
