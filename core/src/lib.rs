@@ -13,6 +13,7 @@ pub mod masking;
 pub mod metrics;
 pub mod models;
 pub mod nn;
+pub mod optim;
 pub mod primitives;
 pub mod separation;
 pub mod tensor_file;

@@ -3,6 +3,8 @@
 use candle_core::{Result, Var};
 use serde::{Deserialize, Serialize};
 
+use crate::nn::fused::blend_into;
+
 /// EMA momentum schedule: linear ramp from `start` to `end` over `ramp_steps`, then
 /// constant (WavJEPA); I-JEPA ramps over the whole run, which `ramp_steps = total` gives.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -33,12 +35,11 @@ impl EmaSchedule {
     }
 }
 
-/// `target ← m · target + (1 − m) · online` for every pair. The pairs come from parameter
+/// `target ← m · target + (1 − m) · online` for every pair, in place. The pairs come from parameter
 /// names, so a missing or mis-shaped partner is an error, never a silent skip.
 pub fn ema_update(pairs: &[(Var, Var)], momentum: f64) -> Result<()> {
     for (target, online) in pairs {
-        let next = ((target.as_tensor() * momentum)? + (online.as_tensor() * (1.0 - momentum))?)?;
-        target.set(&next)?;
+        blend_into(target.as_tensor(), online.as_tensor(), momentum)?;
     }
     Ok(())
 }

@@ -6,8 +6,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use tessera_core::models::PacHubertConfig;
 
-use crate::pretrain::optim::OptimConfig;
 use crate::run_folder;
+use tessera_core::optim::OptimConfig;
 
 /// Everything about the loop except the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

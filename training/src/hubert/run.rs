@@ -18,9 +18,9 @@ use super::config::HubertConfig;
 use super::data::{LabelledChunk, LabelledSet};
 use crate::metrics_csv::{MetricsRow, read_rows, recent_mean, write_rows};
 use crate::plot::{Curve, render_curves_png};
-use crate::pretrain::optim::AdamW;
 use crate::progress;
 use crate::run_folder::{self, CONFIG_FILE, METRICS_FILE, PLOT_FILE, Schedule};
+use tessera_core::optim::AdamW;
 
 /// How and where a run executes.
 pub struct HubertOptions {
@@ -169,7 +169,7 @@ pub fn pretrain_hubert(
         let done = step + 1;
         if done % train.checkpoint_every == 0 || done == end {
             let mut tensors = tensors_of(&vars, "trainable.", DType::F32)?;
-            tensors.extend(optim.state("optim."));
+            tensors.extend(optim.state("optim.")?);
             run_folder::save_checkpoint(out, PacHubert::KIND, &config.model, &tensors, done)?;
             write_rows(&out.join(METRICS_FILE), &metrics)?;
             plot_metrics(&metrics, &out.join(PLOT_FILE))?;

@@ -6,8 +6,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use tessera_core::models::MultiviewConfig;
 
-use crate::pretrain::optim::OptimConfig;
 use crate::run_folder;
+use tessera_core::optim::OptimConfig;
 
 /// γ of eq. (5), which the paper calls "a configuration-specific scaling factor … to
 /// normalize the reconstruction loss magnitude" without giving its value.

@@ -22,9 +22,9 @@ use super::config::{Gamma, MultiviewRunConfig};
 use super::data::MultiviewData;
 use crate::metrics_csv::{MetricsRow, read_rows, recent_mean, write_rows};
 use crate::plot::{Curve, render_curves_png};
-use crate::pretrain::optim::AdamW;
 use crate::progress;
 use crate::run_folder::{self, CONFIG_FILE, METRICS_FILE, MODEL_FILE, PLOT_FILE, Schedule};
+use tessera_core::optim::AdamW;
 
 /// The model with the lowest validation loss so far (written when validation data is given).
 pub const BEST_FILE: &str = "best.safetensors";
@@ -246,7 +246,7 @@ pub fn train(
         }
         if scheduled || done == end {
             let mut tensors = tensors_of(&vars, "trainable.", DType::F32)?;
-            tensors.extend(optim.state("optim."));
+            tensors.extend(optim.state("optim.")?);
             run_folder::save_checkpoint(out, Multiview::KIND, &config.model, &tensors, done)?;
             write_rows(&out.join(METRICS_FILE), &metrics)?;
             plot_metrics(&metrics, validation.is_some(), &out.join(PLOT_FILE))?;

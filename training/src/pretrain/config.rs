@@ -10,9 +10,9 @@ use tessera_core::models::ema::EmaSchedule;
 use tessera_core::models::{PupuJepaConfig, WavJepaConfig};
 use tessera_core::nn::TransformerConfig;
 
-use super::optim::OptimConfig;
 use super::task::{ModelConfig, ModelKind};
 use crate::data::scenes::SceneConfig;
+use tessera_core::optim::OptimConfig;
 
 /// Built-in sizes for this machine (2 CPU cores).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

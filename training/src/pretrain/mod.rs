@@ -1,9 +1,8 @@
-//! JEPA pretraining (`tessera pretrain`): the data each model reads, its configuration,
-//! the optimiser and the loop.
+//! JEPA pretraining (`tessera pretrain`): the data each model reads, its configuration and
+//! the loop (the optimiser is [`tessera_core::optim`]).
 
 pub mod config;
 pub mod data;
-pub mod optim;
 pub mod run;
 pub mod task;
 

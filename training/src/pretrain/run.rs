@@ -16,12 +16,12 @@ use tessera_core::nn::seeded_normal_init;
 
 use super::config::RunConfig;
 use super::data::{ClipSource, ExampleKind, draw_example};
-use super::optim::AdamW;
 use super::task::{ModelKind, Task};
 use crate::metrics_csv::{MetricsRow, read_rows, recent_mean, write_rows};
 use crate::plot::{Curve, render_curves_png};
 use crate::progress;
 use crate::run_folder::{self, Schedule};
+use tessera_core::optim::AdamW;
 
 pub use crate::run_folder::{
     CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_F16_FILE, MODEL_FILE, PLOT_FILE,
@@ -191,7 +191,7 @@ pub fn pretrain(config: &RunConfig, options: &RunOptions) -> anyhow::Result<RunO
         if done % train.checkpoint_every == 0 || done == end {
             let mut tensors = tensors_of(&trainable, "trainable.", DType::F32)?;
             tensors.extend(tensors_of(&target, "target.", DType::F32)?);
-            tensors.extend(optim.state("optim."));
+            tensors.extend(optim.state("optim.")?);
             run_folder::save_checkpoint(out, config.kind.name(), &config.model, &tensors, done)?;
             write_rows(&out.join(METRICS_FILE), &metrics)?;
             plot_metrics(config.kind.name(), &metrics, &out.join(PLOT_FILE))?;

@@ -18,7 +18,7 @@ use tessera_core::nn::{binary_cross_entropy_with_logits, cross_entropy, seeded_n
 
 use super::scores::ProbeScores;
 use super::targets::Targets;
-use crate::pretrain::optim::{AdamW, OptimConfig};
+use tessera_core::optim::{AdamW, OptimConfig};
 
 /// The layer-mix weights learn at this multiple of the head's learning rate. At the head's
 /// rate, Adam moves each weight logit by about the learning rate per step, so within the

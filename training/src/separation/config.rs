@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use tessera_core::models::SeparatorConfig;
 
 use super::augment::AugmentConfig;
-use crate::pretrain::optim::OptimConfig;
 use crate::run_folder;
+use tessera_core::optim::OptimConfig;
 
 /// Everything about the loop except the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

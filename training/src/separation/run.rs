@@ -22,9 +22,9 @@ use super::config::FinetuneConfig;
 use super::songs::{StemSong, find_song_folders, load_song, mix, subset};
 use crate::metrics_csv::{MetricsRow, read_rows, recent_mean, write_rows};
 use crate::plot::{Curve, render_curves_png};
-use crate::pretrain::optim::AdamW;
 use crate::progress;
 use crate::run_folder::{self, Schedule};
+use tessera_core::optim::AdamW;
 
 /// The checkpoint kind of PaC-HuBERT runs, whose encoder initialises a separator.
 const PAC_HUBERT_KIND: &str = "pac-hubert";
@@ -207,7 +207,7 @@ pub fn finetune(
 
         if checkpoint_now {
             let mut tensors = tensors_of(&vars, "trainable.", DType::F32)?;
-            tensors.extend(optim.state("optim."));
+            tensors.extend(optim.state("optim.")?);
             run_folder::save_checkpoint(out, Separator::KIND, &config.model, &tensors, done)?;
             write_rows(&out.join(METRICS_FILE), &metrics)?;
             plot_metrics(&metrics, &out.join(PLOT_FILE))?;

@@ -22,6 +22,7 @@ mod rows;
 mod softmax;
 mod stem_masks;
 mod unfold;
+mod update;
 
 pub use affine::{add_bias, scale_columns};
 pub use attention::attention;
@@ -33,3 +34,4 @@ pub use normalize_time::normalize_time;
 pub use softmax::softmax_last_dim;
 pub use stem_masks::apply_stem_masks;
 pub use unfold::unfold_time;
+pub use update::{AdamWStep, adamw_step, blend_into, blend_square_into};

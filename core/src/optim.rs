@@ -3,13 +3,17 @@
 //! Ours rather than `candle_nn::AdamW` because a resumed run must continue bit-identically:
 //! the moment estimates are saved with every checkpoint, and candle's optimiser keeps them
 //! private. Biases and normalisation scales (1-D parameters) get no weight decay, as in
-//! I-JEPA.
+//! I-JEPA. Each step updates the moments and the parameter in place
+//! ([`crate::nn::fused::adamw_step`]); here in core, so the training-step benchmark times
+//! the optimiser the CLI runs.
 
 use std::collections::HashMap;
 
 use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};
 use serde::{Deserialize, Serialize};
+
+use crate::nn::fused::{AdamWStep, adamw_step, blend_into, blend_square_into};
 
 /// Optimiser and schedule settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -111,19 +115,15 @@ impl AdamW {
             let Some(grad) = grads.get(p.var.as_tensor()) else {
                 candle_core::bail!("no gradient reached {}", p.name);
             };
-            // A gradient that still carries a graph would chain every step's graph onto the
-            // moments, keeping them all alive.
-            let grad = &grad.detach();
-            p.first_moment = ((&p.first_moment * c.beta1)? + (grad * (1.0 - c.beta1))?)?;
-            p.second_moment = ((&p.second_moment * c.beta2)? + (grad.sqr()? * (1.0 - c.beta2))?)?;
-            let update = ((&p.first_moment / correction1)?
-                / ((&p.second_moment / correction2)?.sqrt()? + c.eps)?)?;
-            let decayed = if p.decay {
-                (p.var.as_tensor() * (1.0 - lr * c.weight_decay))?
-            } else {
-                p.var.as_tensor().clone()
+            blend_into(&p.first_moment, grad, c.beta1)?;
+            blend_square_into(&p.second_moment, grad, c.beta2)?;
+            let step = AdamWStep {
+                learning_rate: lr,
+                weight_decay: if p.decay { c.weight_decay } else { 0.0 },
+                corrections: (correction1, correction2),
+                eps: c.eps,
             };
-            p.var.set(&(decayed - (update * lr)?)?)?;
+            adamw_step(p.var.as_tensor(), &p.first_moment, &p.second_moment, step)?;
         }
         Ok(())
     }
@@ -133,17 +133,15 @@ impl AdamW {
         self.steps
     }
 
-    /// Moment tensors by name (`<prefix>m.<var>`, `<prefix>v.<var>`) for checkpoints.
-    pub fn state(&self, prefix: &str) -> HashMap<String, Tensor> {
-        self.params
-            .iter()
-            .flat_map(|p| {
-                [
-                    (format!("{prefix}m.{}", p.name), p.first_moment.clone()),
-                    (format!("{prefix}v.{}", p.name), p.second_moment.clone()),
-                ]
-            })
-            .collect()
+    /// Copies of the moment tensors by name (`<prefix>m.<var>`, `<prefix>v.<var>`) for
+    /// checkpoints; copies, since the next step updates the moments in place.
+    pub fn state(&self, prefix: &str) -> Result<HashMap<String, Tensor>> {
+        let mut state = HashMap::with_capacity(2 * self.params.len());
+        for p in &self.params {
+            state.insert(format!("{prefix}m.{}", p.name), p.first_moment.copy()?);
+            state.insert(format!("{prefix}v.{}", p.name), p.second_moment.copy()?);
+        }
+        Ok(state)
     }
 
     /// Restores moments saved by [`Self::state`] and the step count.
@@ -166,7 +164,8 @@ impl AdamW {
                         slot.dims()
                     );
                 }
-                *slot = saved.to_dtype(slot.dtype())?;
+                // A copy of its own: the steps update it in place.
+                *slot = saved.to_dtype(slot.dtype())?.copy()?;
             }
         }
         self.steps = steps;
@@ -245,11 +244,11 @@ mod tests {
         // The saved moments restore into a fresh optimiser that then steps identically.
         let mut restored = AdamW::new(config, &vars).unwrap();
         restored
-            .restore(&optim.state("o."), "o.", optim.steps())
+            .restore(&optim.state("o.").unwrap(), "o.", optim.steps())
             .unwrap();
         assert_eq!(restored.steps(), 1);
-        let state = restored.state("o.");
-        for (name, tensor) in optim.state("o.") {
+        let state = restored.state("o.").unwrap();
+        for (name, tensor) in optim.state("o.").unwrap() {
             let a = tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap();
             assert_eq!(
                 a,
