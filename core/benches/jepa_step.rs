@@ -1,6 +1,6 @@
 //! Training-step time of PupuJEPA-Tiny and WavJEPA-Tiny (the default configs), batch 16:
-//! the loss forward alone, forward + backward, and a full step (forward, backward, AdamW
-//! on the context encoder and predictor, EMA update of the target encoder).
+//! the loss forward alone, forward + backward, and a full step (forward, backward, the
+//! CLI's AdamW on the context encoder and predictor, EMA update of the target encoder).
 //!
 //! Before timing, it writes both configs, the masks it drew and the trainable parameter
 //! counts to `<target>/jepa_step_masks.json`, so bench/jepa_step_reference.py builds the
@@ -13,7 +13,6 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use candle_core::{DType, Device, Result, Tensor};
-use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use candle_nn::{VarBuilder, VarMap};
 use criterion::{Criterion, criterion_group};
 use rand::{RngExt, SeedableRng};
@@ -22,9 +21,13 @@ use serde_json::json;
 use tessera_core::masking::BatchMasks;
 use tessera_core::models::ema::{EmaSchedule, ema_pairs, ema_update};
 use tessera_core::models::{JepaLoss, PupuJepa, PupuJepaConfig, WavJepa, WavJepaConfig};
+use tessera_core::optim::{AdamW, OptimConfig};
 
 /// Clips per training batch, as in the Tiny training configs.
 const BATCH: usize = 16;
+
+/// AdamW's learning rate, as in bench/jepa_step_reference.py.
+const LEARNING_RATE: f64 = 1e-4;
 
 /// Where the reference script finds the configs and masks, in cargo's target folder.
 const MASKS_FILE: &str = "jepa_step_masks.json";
@@ -81,14 +84,14 @@ fn bench_model(
     // The target encoder starts as a copy of the context encoder, as in training.
     let pairs = ema_pairs(&vars.target, &vars.trainable)?;
     ema_update(&pairs, 0.0)?;
-    let mut optimizer = AdamW::new(
-        vars.trainable.all_vars(),
-        ParamsAdamW {
-            lr: 1e-4,
-            weight_decay: 0.04,
-            ..ParamsAdamW::default()
-        },
-    )?;
+    // The CLI's optimiser, at the reference script's learning rate and weight decay.
+    let trainable = vars.trainable.data().lock().expect("VarMap lock").clone();
+    let config = OptimConfig {
+        learning_rate: LEARNING_RATE,
+        weight_decay: 0.04,
+        ..OptimConfig::default()
+    };
+    let mut optimizer = AdamW::new(config, &trainable)?;
     let momentum = EmaSchedule::default().momentum(0);
     let mut group = c.benchmark_group("jepa_step");
     group
@@ -103,7 +106,7 @@ fn bench_model(
     group.bench_function(format!("{name}_train_step"), |b| {
         b.iter(|| {
             let grads = loss().expect("loss").loss.backward().expect("backward");
-            optimizer.step(&grads).expect("AdamW step");
+            optimizer.step(&grads, LEARNING_RATE).expect("AdamW step");
             ema_update(&pairs, momentum).expect("EMA update");
         })
     });
