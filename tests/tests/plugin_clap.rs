@@ -481,13 +481,10 @@ fn realtime_run(
     // Output frames from `latency` on reflect only the tail, played with default parameters.
     let heard = latency..tail[0].len();
     report.tail_snr_db = snr_at_lag(&tail, &main_out, latency, 0..heard.len());
-    let low = |x: &Stereo, range: std::ops::Range<usize>| {
-        [
-            low_pass(&x[0][range.clone()], rate),
-            low_pass(&x[1][range], rate),
-        ]
-    };
-    let (low_in, low_out) = (low(&tail, 0..heard.len()), low(&main_out, heard.clone()));
+    let (low_in, low_out) = (
+        low_pass(&tail, 0..heard.len(), rate),
+        low_pass(&main_out, heard.clone(), rate),
+    );
     report.tail_in_band_snr_db = snr_db([&low_in[0], &low_in[1]], [&low_out[0], &low_out[1]]);
     let mut dropout = (0, 0);
     for n in heard.clone() {
@@ -639,11 +636,14 @@ struct Expected {
 
 /// The running mean of 4 samples at 48 kHz and as many milliseconds' worth at other rates
 /// (first null at 12 kHz): a crude low-pass that keeps what any resampler keeps.
-fn low_pass(x: &[f32], rate: f64) -> Vec<f32> {
+fn low_pass(x: &Stereo, range: std::ops::Range<usize>, rate: f64) -> Stereo {
     let taps = (4.0 * rate / 48_000.0).round().max(1.0) as usize;
-    (0..x.len())
-        .map(|n| x[n.saturating_sub(taps - 1)..=n].iter().sum::<f32>() / taps as f32)
-        .collect()
+    std::array::from_fn(|channel| {
+        let x = &x[channel][range.clone()];
+        (0..x.len())
+            .map(|n| x[n.saturating_sub(taps - 1)..=n].iter().sum::<f32>() / taps as f32)
+            .collect()
+    })
 }
 
 /// Checks an offline render with default parameters: silence before the latency, the delayed
@@ -670,13 +670,10 @@ fn check_default_render(rate: f64, rendered: &Render, expected: Expected) {
         (peak(0..latency - ringing), peak(latency - ringing..latency));
     let snr = snr_at_lag(input, main, latency, 0..signal_frames);
     let shifted = latency..latency + signal_frames;
-    let low = |x: &Stereo, range: std::ops::Range<usize>| {
-        [
-            low_pass(&x[0][range.clone()], rate),
-            low_pass(&x[1][range], rate),
-        ]
-    };
-    let (low_in, low_out) = (low(input, 0..signal_frames), low(main, shifted));
+    let (low_in, low_out) = (
+        low_pass(input, 0..signal_frames, rate),
+        low_pass(main, shifted, rate),
+    );
     let in_band_snr = snr_db([&low_in[0], &low_in[1]], [&low_out[0], &low_out[1]]);
     // Which delay explains the output best, around the reported one (on a busy second).
     let window = (rate as usize)..(2 * rate as usize);
